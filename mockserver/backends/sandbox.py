@@ -1,0 +1,33 @@
+"""One sandbox: the clock and every backend, built together so they share one state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockserver.backends.accounts import Accounts
+from mockserver.backends.business_connect import BusinessConnectBackend
+from mockserver.backends.devices import DeviceStore
+from mockserver.clock import SandboxClock
+
+
+class Sandbox:
+    def __init__(self, *, seed: int = 0, name: str = "", clock: SandboxClock | None = None):
+        self.seed = seed
+        self.name = name
+        self.clock = clock or SandboxClock()
+        self.accounts = Accounts(self.clock)
+        self.devices = DeviceStore()
+        self.business_connect = BusinessConnectBackend(self.accounts, self.devices)
+        # DR entities are kept verbatim until the DR backend owns them.
+        self.dr: dict[str, list[dict[str, Any]]] = {"groups": [], "users": [], "events": []}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "scenario": self.name,
+            "seed": self.seed,
+            "partners": len(self.accounts.partners),
+            "services": len(self.accounts.services),
+            "users": len(self.accounts.users),
+            "devices": len(self.devices.devices),
+            "clock": self.clock.to_dict(),
+        }

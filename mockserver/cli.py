@@ -1,0 +1,116 @@
+"""The ``lgmock`` command: serve the sandbox, lint and build the specs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mockserver import paths, scenario, speclint, specs
+from mockserver.backends.sandbox import Sandbox
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lgmock", description="A local, stateful sandbox of LG's partner cloud APIs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the sandbox")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--scenario", type=Path, help="scenario file (default: the built-in one)")
+    serve.add_argument("--seed", type=int, help="override the scenario's seed")
+    serve.add_argument("--log-level", default="warning", help="uvicorn log level")
+    serve.set_defaults(run=_serve)
+
+    spec = commands.add_parser("spec", help="the Business Connect spec pipeline")
+    spec_commands = spec.add_subparsers(dest="spec_command", required=True)
+    lint = spec_commands.add_parser("lint", help="print the vendor spec's defects")
+    lint.set_defaults(run=_spec_lint)
+    build = spec_commands.add_parser("build", help="write the repaired documents to DIR")
+    build.add_argument("dir", type=Path)
+    build.set_defaults(run=_spec_build)
+
+    check = commands.add_parser("scenario", help="check a scenario file without serving it")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_scenario_check)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mockserver.app import create_app
+    from mockserver.runtime import Runtime
+
+    path = args.scenario or paths.default_scenario()
+    try:
+        runtime = Runtime.from_file(path, seed=args.seed)
+    except scenario.ScenarioError as exc:
+        print(f"lgmock: scenario refused, not starting:\n{exc}", file=sys.stderr)
+        return 2
+    print(banner(runtime.sandbox, args.host, args.port), flush=True)
+    uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def banner(sandbox: Sandbox, host: str, port: int) -> str:
+    base = f"http://{host}:{port}"
+    lines = [
+        f"lgmock sandbox: scenario {sandbox.name or '(unnamed)'}, seed {sandbox.seed}, "
+        f"{len(sandbox.devices.devices)} devices",
+        f"  Business Connect  {base}/bc/v1/...      (Swagger UI {base}/bc/ui/)",
+        f"  Sandbox control   {base}/_sandbox/...   (Swagger UI {base}/_sandbox/ui/)",
+    ]
+    partner = next(iter(sandbox.accounts.partners.values()), None)
+    if partner:
+        lines += [
+            f"  Partner {partner.partner_id}: X-Api-Key {partner.api_key}  "
+            f"X-Api-Secret {partner.api_secret}",
+            "  First call:",
+            f"    curl -s -X POST {base}/bc/v1/token "
+            f"-H 'X-Api-Key: {partner.api_key}' -H 'X-Api-Secret: {partner.api_secret}'",
+        ]
+    for user in sandbox.accounts.users.values():
+        lines.append(
+            f"  User {user.user_number} ({user.country_code}): "
+            f"Authorization: Bearer {user.access_token}"
+        )
+    return "\n".join(lines)
+
+
+def _spec_lint(_args: argparse.Namespace) -> int:
+    findings = speclint.lint(specs.vendor_spec())
+    for finding in findings:
+        print(finding)
+    counts = Counter(f.kind for f in findings)
+    print(f"\n{len(findings)} findings: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()))
+    left = speclint.lint(specs.repaired_spec())
+    print(f"after business-connect.overlay.yaml: {len(left)} findings")
+    for finding in left:
+        print(f"  {finding}")
+    return 0
+
+
+def _spec_build(args: argparse.Namespace) -> int:
+    for path in specs.build(args.dir):
+        print(path)
+    return 0
+
+
+def _scenario_check(args: argparse.Namespace) -> int:
+    try:
+        sandbox = scenario.load(scenario.read_file(args.file), str(args.file))
+    except scenario.ScenarioError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"{args.file}: ok ({len(sandbox.devices.devices)} devices)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

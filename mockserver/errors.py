@@ -1,0 +1,405 @@
+"""Every error the sandbox can answer with, and how each API renders it.
+
+Backends and the device simulator raise ``ApiError(Err.X, message, field=...)`` with an
+API-neutral reason. Only this module knows which HTTP status, vendor code, body and
+headers that reason becomes in each API, so one device refusal reads as ``4102`` through
+Business Connect and as ``2304`` through the ThinQ asynchronous API without either
+handler knowing the other's codes.
+
+The catalogues below are the documented codes of each API (seed 004's response
+descriptions; the ThinQ platform's codes as named by LG's ``thinqconnect`` SDK). Where
+the seeds contradict themselves the choice is recorded in ``docs/spec-notes.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Err(enum.Enum):
+    """API-neutral reasons a request is refused."""
+
+    BAD_REQUEST = "bad request"
+    MISSING_HEADER = "missing header"
+    INVALID_HEADER = "invalid header"
+    INVALID_MESSAGE_ID = "invalid message id"
+    MISSING_BODY_FIELD = "missing body field"
+    INVALID_BODY = "invalid body"
+    TOKEN_MISSING = "missing or malformed token"
+    TOKEN_INVALID = "invalid token"
+    TOKEN_EXPIRED = "expired token"
+    INVALID_CREDENTIALS = "invalid api key or secret"
+    INVALID_SERVICE_KEY = "invalid service key"
+    FORBIDDEN = "not allowed"
+    NOT_FOUND_ROUTE = "no such operation"
+    METHOD_NOT_ALLOWED = "method not allowed"
+    # devices
+    DEVICE_NOT_FOUND = "device not found"
+    DEVICE_OFFLINE = "device not connected"
+    DEVICE_POWER_OFF = "command not supported while the device is powered off"
+    DEVICE_REMOTE_OFF = "command not supported while remote control is off"
+    DEVICE_BUSY_STATE = "command not supported in the device's current state"
+    INVALID_COMMAND = "invalid command"
+    # users and subscriptions
+    USER_NOT_FOUND = "user not found"
+    NOT_SUBSCRIBED = "not subscribed"
+    ALREADY_SUBSCRIBED = "already subscribed"
+    # demand response
+    DR_USER_NOT_FOUND = "DR user not found"
+    DR_EVENT_NOT_FOUND = "DR event not found"
+    DR_TARGET_NOT_FOUND = "DR event target not found"
+    DR_DEVICE_NOT_FOUND = "DR device not found"
+    DR_ZIP_TASK_NOT_FOUND = "zip file task not found"
+    DR_ZIP_FILE_NOT_FOUND = "zip file not found"
+    DR_PARTNER_NOT_FOUND = "partner not found"
+    DR_GROUP_NOT_FOUND = "group not found"
+    DR_PARTNER_USER_NOT_FOUND = "partner user not found"
+    DR_USER_EXISTS = "DR user already exists"
+    DR_EVENT_EXISTS = "DR event already exists"
+    DR_TARGET_EXISTS = "DR event target already exists"
+    DR_PARTNER_USER_EXISTS = "partner user already exists"
+    DR_DEVICE_EXISTS = "DR device already exists"
+    DR_GROUP_EXISTS = "group already exists"
+    DR_AUTH_CODE_CONNECTED = "authCodeExt already connected"
+    NOT_IMPLEMENTED = "not implemented by the sandbox yet"
+    INTERNAL = "internal server error"
+
+
+class ApiError(Exception):
+    """The one exception every layer raises to refuse a request.
+
+    ``field`` names the header, body path or profile attribute at fault so the rendered
+    message can say exactly what to fix. ``vendor_code`` pins a specific documented code
+    (used by ``Prefer: error=<code>`` and fault rules) instead of the reason's default.
+    """
+
+    def __init__(
+        self,
+        reason: Err,
+        message: str = "",
+        *,
+        field: str | None = None,
+        vendor_code: str | None = None,
+        details: list[str] | None = None,
+    ) -> None:
+        self.reason = reason
+        self.details = details or []
+        self.field = field
+        self.vendor_code = vendor_code
+        self.message = message or reason.value
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        if self.field and self.field not in self.message:
+            return f"{self.message} (field: {self.field})"
+        return self.message
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """One documented vendor code: the status it travels with and its official title."""
+
+    code: str
+    status: int
+    title: str
+
+
+def _catalogue(*rows: tuple[str, int, str]) -> dict[str, CodeInfo]:
+    return {code: CodeInfo(code, status, title) for code, status, title in rows}
+
+
+# Business Connect (seed 004). 4313/4314 mean different things in different operations
+# of the seed; we keep the table printed on 12 of the 14 DR operations (see spec-notes).
+BC_CODES = _catalogue(
+    ("2000", 200, "Successful operation"),
+    ("4000", 400, "Bad Request"),
+    ("4101", 400, "Missing or Invalid Parameter(s) in Request Header"),
+    ("4102", 400, "Missing or Invalid Parameter(s) in Request Body"),
+    ("4103", 400, "Missing or Invalid Token"),
+    ("4201", 401, "Invalid or Expired Token"),
+    ("4202", 403, "Unauthorized request"),
+    ("4301", 404, "Resource Not Found: User"),
+    ("4302", 404, "Resource Not Found: Event"),
+    ("4303", 404, "Resource Not Found: Event Target"),
+    ("4304", 404, "Resource Not Found: Device"),
+    ("4305", 404, "Resource Not Found: Zip File task"),
+    ("4306", 404, "Resource Not Found: Zip File"),
+    ("4307", 404, "Resource Not Found: Partner"),
+    ("4308", 404, "Resource Not Found: Group"),
+    ("4313", 404, "Resource Not Found: Partner User"),
+    ("4309", 409, "Resource Already Exists: User"),
+    ("4310", 409, "Resource Already Exists: Event"),
+    ("4311", 409, "Resource Already Exists: Event Target"),
+    ("4312", 409, "Resource Already Exists: Partner User"),
+    ("4314", 409, "Resource Already Exists: Device"),
+    ("4315", 409, "Resource Already Exists: Group"),
+    ("5000", 500, "Internal Server Error"),
+)
+
+BC_REASONS: dict[Err, str] = {
+    Err.BAD_REQUEST: "4000",
+    Err.MISSING_HEADER: "4101",
+    Err.INVALID_HEADER: "4101",
+    Err.INVALID_MESSAGE_ID: "4101",
+    Err.MISSING_BODY_FIELD: "4102",
+    Err.INVALID_BODY: "4102",
+    Err.TOKEN_MISSING: "4103",
+    Err.TOKEN_INVALID: "4201",
+    Err.TOKEN_EXPIRED: "4201",
+    Err.INVALID_CREDENTIALS: "4201",
+    Err.INVALID_SERVICE_KEY: "4201",
+    Err.FORBIDDEN: "4202",
+    Err.NOT_FOUND_ROUTE: "4000",
+    Err.METHOD_NOT_ALLOWED: "4000",
+    Err.DEVICE_NOT_FOUND: "4304",
+    # Business Connect documents no device-state codes: a refused command is a bad
+    # request body for the device's current state (spec-notes, "device refusals").
+    Err.DEVICE_OFFLINE: "4000",
+    Err.DEVICE_POWER_OFF: "4102",
+    Err.DEVICE_REMOTE_OFF: "4102",
+    Err.DEVICE_BUSY_STATE: "4102",
+    Err.INVALID_COMMAND: "4102",
+    Err.USER_NOT_FOUND: "4301",
+    Err.NOT_SUBSCRIBED: "4304",
+    Err.ALREADY_SUBSCRIBED: "4314",
+    Err.DR_USER_NOT_FOUND: "4301",
+    Err.DR_EVENT_NOT_FOUND: "4302",
+    Err.DR_TARGET_NOT_FOUND: "4303",
+    Err.DR_DEVICE_NOT_FOUND: "4304",
+    Err.DR_ZIP_TASK_NOT_FOUND: "4305",
+    Err.DR_ZIP_FILE_NOT_FOUND: "4306",
+    Err.DR_PARTNER_NOT_FOUND: "4307",
+    Err.DR_GROUP_NOT_FOUND: "4308",
+    Err.DR_PARTNER_USER_NOT_FOUND: "4313",
+    Err.DR_USER_EXISTS: "4309",
+    Err.DR_EVENT_EXISTS: "4310",
+    Err.DR_TARGET_EXISTS: "4311",
+    Err.DR_PARTNER_USER_EXISTS: "4312",
+    Err.DR_DEVICE_EXISTS: "4314",
+    Err.DR_GROUP_EXISTS: "4315",
+    # An authCodeExt already connected is an existing partner (3rd party) user.
+    Err.DR_AUTH_CODE_CONNECTED: "4312",
+    Err.NOT_IMPLEMENTED: "5000",
+    Err.INTERNAL: "5000",
+}
+
+# ThinQ platform codes (thinqconnect.thinq_api.ThinQAPIErrorCodes), used by the
+# asynchronous API for synchronous refusals and per-device failures in callbacks.
+THINQ_CODES = _catalogue(
+    ("1000", 400, "Bad request"),
+    ("1101", 400, "Missing parameters"),
+    ("1102", 400, "Unacceptable parameters"),
+    ("1103", 401, "Invalid token"),
+    ("1104", 400, "Invalid message id"),
+    ("1201", 400, "Not registered admin"),
+    ("1202", 400, "Not registered user"),
+    ("1203", 400, "Not registered service"),
+    ("1204", 400, "Not subscribed event"),
+    ("1205", 400, "Device does not exist"),
+    ("1206", 400, "Not subscribed push"),
+    ("1207", 400, "Already subscribed push"),
+    ("1208", 400, "Not registered service by admin"),
+    ("1209", 400, "Not registered user in service"),
+    ("1210", 400, "Not registered device in service"),
+    ("1211", 400, "Not registered device by user"),
+    ("1212", 400, "Not owned device"),
+    ("1213", 400, "Not registered device"),
+    ("1214", 400, "Not subscribable device"),
+    ("1216", 400, "Incorrect header"),
+    ("1217", 400, "Already deleted device"),
+    ("1218", 401, "Invalid token (expired)"),
+    ("1219", 400, "Not supported model"),
+    ("1220", 400, "Not supported feature"),
+    ("1221", 400, "Not supported product"),
+    ("1222", 400, "Device not connected"),
+    ("1223", 400, "Invalid device status"),
+    ("1224", 400, "Invalid device id"),
+    ("1225", 400, "Duplicate device id"),
+    ("1301", 401, "Invalid service key"),
+    ("1302", 404, "Token not found"),
+    ("1303", 404, "User not found"),
+    ("1304", 403, "Terms not accepted"),
+    ("1305", 403, "API not allowed"),
+    ("1306", 429, "Exceeded API calls"),
+    ("1307", 400, "Country not supported"),
+    ("1308", 403, "No control authority"),
+    ("1309", 403, "API not allowed"),
+    ("1310", 400, "Domain not supported"),
+    ("1311", 400, "Bad request format"),
+    ("1312", 400, "Exceeded number of event subscriptions"),
+    ("2000", 500, "Internal server error"),
+    ("2101", 400, "Not supported model"),
+    ("2201", 400, "Feature not provided"),
+    ("2202", 400, "Not supported product"),
+    ("2203", 500, "Model JSON does not exist"),
+    ("2205", 400, "Invalid device status"),
+    ("2207", 400, "Invalid command"),
+    ("2208", 500, "Device control failed"),
+    ("2209", 504, "Device response delayed"),
+    ("2210", 503, "Retry the request"),
+    ("2212", 409, "Device syncing"),
+    ("2213", 409, "Retry after deleting the device"),
+    ("2214", 500, "Request failed"),
+    ("2301", 400, "Command not supported in remote off"),
+    ("2302", 400, "Command not supported in state"),
+    ("2303", 400, "Command not supported in error"),
+    ("2304", 400, "Command not supported in power off"),
+    ("2305", 400, "Command not supported in mode"),
+)
+
+THINQ_REASONS: dict[Err, str] = {
+    Err.BAD_REQUEST: "1000",
+    Err.MISSING_HEADER: "1101",
+    Err.INVALID_HEADER: "1102",
+    Err.INVALID_MESSAGE_ID: "1104",
+    Err.MISSING_BODY_FIELD: "1101",
+    Err.INVALID_BODY: "1102",
+    Err.TOKEN_MISSING: "1103",
+    Err.TOKEN_INVALID: "1103",
+    Err.TOKEN_EXPIRED: "1218",
+    Err.INVALID_CREDENTIALS: "1301",
+    Err.INVALID_SERVICE_KEY: "1301",
+    Err.FORBIDDEN: "1305",
+    Err.NOT_FOUND_ROUTE: "1000",
+    Err.METHOD_NOT_ALLOWED: "1000",
+    Err.DEVICE_NOT_FOUND: "1205",
+    Err.DEVICE_OFFLINE: "1222",
+    Err.DEVICE_POWER_OFF: "2304",
+    Err.DEVICE_REMOTE_OFF: "2301",
+    Err.DEVICE_BUSY_STATE: "2302",
+    Err.INVALID_COMMAND: "2207",
+    Err.USER_NOT_FOUND: "1303",
+    Err.NOT_SUBSCRIBED: "1204",
+    Err.ALREADY_SUBSCRIBED: "1207",
+    Err.NOT_IMPLEMENTED: "2000",
+    Err.INTERNAL: "2000",
+}
+
+
+# Reasons whose HTTP status is not the one their code travels with elsewhere: the seed
+# documents 405 "Not Allowed" and unknown routes without codes of their own.
+STATUS_OVERRIDES: dict[Err, int] = {
+    Err.METHOD_NOT_ALLOWED: 405,
+    Err.NOT_FOUND_ROUTE: 404,
+    Err.NOT_IMPLEMENTED: 501,
+}
+
+
+class Api(enum.Enum):
+    BUSINESS_CONNECT = "bc"
+    THINQ_ASYNC = "thinq"
+    SANDBOX = "sandbox"
+
+
+CATALOGUES: dict[Api, tuple[dict[str, CodeInfo], dict[Err, str]]] = {
+    Api.BUSINESS_CONNECT: (BC_CODES, BC_REASONS),
+    Api.THINQ_ASYNC: (THINQ_CODES, THINQ_REASONS),
+}
+
+DR_PATH_PREFIX = "/bc/v1/dr/"
+
+
+def api_for_path(path: str) -> Api:
+    if path.startswith("/bc/") or path == "/bc":
+        return Api.BUSINESS_CONNECT
+    if path.startswith("/v2/"):
+        return Api.THINQ_ASYNC
+    return Api.SANDBOX
+
+
+def code_for(api: Api, error: ApiError) -> CodeInfo:
+    """The documented code an error travels as in ``api``."""
+    codes, reasons = CATALOGUES.get(api, CATALOGUES[Api.BUSINESS_CONNECT])
+    if error.vendor_code and error.vendor_code in codes:
+        return codes[error.vendor_code]
+    fallback = "5000" if api is Api.BUSINESS_CONNECT else "2000"
+    return codes[reasons.get(error.reason, fallback)]
+
+
+def lookup_code(api: Api, code: str) -> CodeInfo | None:
+    """A documented vendor code of ``api``, or None: used to vet ``Prefer: error=``."""
+    codes, _ = CATALOGUES.get(api, ({}, {}))
+    return codes.get(code)
+
+
+def new_message_id() -> str:
+    """A fresh id in the platform's format: url-safe base64 of a UUIDv4, no padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def iso_timestamp(now: datetime | None = None) -> str:
+    """The platform's timestamp format: ISO-8601 with microseconds, no zone."""
+    moment = now or datetime.now(UTC)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+@dataclass
+class RenderedError:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def render_error(
+    api: Api,
+    error: ApiError,
+    *,
+    path: str,
+    message_id: str | None,
+    request_id: str,
+    timestamp: str,
+) -> RenderedError:
+    """The body and headers ``api`` answers ``error`` with.
+
+    Business Connect's Device/Event/User operations answer ``{messageId, timestamp,
+    error: {code, message}}`` (the ThinQ Connect envelope their success bodies mirror);
+    its DR operations answer ``{code, message}`` beside their ``{code, data}`` success
+    shape. The asynchronous API wraps the error in its own envelope.
+    """
+    info = code_for(api, error)
+    status = (
+        STATUS_OVERRIDES.get(error.reason, info.status) if not error.vendor_code else info.status
+    )
+    message = f"{info.title}: {error.describe()}" if error.describe() != info.title else info.title
+    headers = {"X-Request-Id": request_id, "X-Response-Code": info.code}
+    if message_id:
+        headers["X-Message-Id"] = message_id
+    if api is Api.THINQ_ASYNC:
+        body: dict[str, Any] = {
+            "messageId": message_id or "",
+            "response": {"error": {"code": info.code, "message": message}},
+            "responseCode": info.code,
+            "statusCode": status,
+            "timestamp": timestamp,
+        }
+    elif path.startswith(DR_PATH_PREFIX):
+        body = {"code": int(info.code), "message": message}
+    elif api is Api.BUSINESS_CONNECT:
+        body = {
+            "messageId": message_id or "",
+            "timestamp": timestamp,
+            "error": {"code": info.code, "message": message},
+        }
+    else:
+        body = {"error": {"code": error.reason.name, "message": error.describe()}}
+        if error.details:
+            body["error"]["problems"] = error.details
+        return RenderedError(_sandbox_status(error), body, {"X-Request-Id": request_id})
+    return RenderedError(status, body, headers)
+
+
+def _sandbox_status(error: ApiError) -> int:
+    if error.reason in (Err.NOT_FOUND_ROUTE, Err.DEVICE_NOT_FOUND):
+        return 404
+    if error.reason is Err.METHOD_NOT_ALLOWED:
+        return 405
+    if error.reason in STATUS_OVERRIDES:
+        return STATUS_OVERRIDES[error.reason]
+    if error.reason is Err.INTERNAL:
+        return 500
+    return 400

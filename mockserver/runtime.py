@@ -1,0 +1,43 @@
+"""The running sandbox and what outlives a reset: the scenario to reset to.
+
+``app.py`` creates one Runtime per server. Loading a scenario swaps the whole sandbox at
+once, so a request never sees half of an old state and half of a new one.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from mockserver import scenario
+from mockserver.backends.sandbox import Sandbox
+
+
+class Runtime:
+    def __init__(self, document: dict[str, Any], source: str, *, seed: int | None = None):
+        self._seed_override = seed
+        self.sandbox: Sandbox = self._build(document, source)
+        self._document = copy.deepcopy(document)
+        self._source = source
+
+    @classmethod
+    def from_file(cls, path: Path, *, seed: int | None = None) -> Runtime:
+        return cls(scenario.read_file(path), str(path), seed=seed)
+
+    def _build(self, document: dict[str, Any], source: str) -> Sandbox:
+        if self._seed_override is not None:
+            document = {**document, "seed": self._seed_override}
+        return scenario.load(document, source)
+
+    def load(self, document: dict[str, Any], source: str) -> Sandbox:
+        """Replace the state with a scenario; on any problem the old state stays."""
+        self.sandbox = self._build(document, source)
+        self._document = copy.deepcopy(document)
+        self._source = source
+        return self.sandbox
+
+    def reset(self) -> Sandbox:
+        """Back to the last scenario loaded (at start, or through POST /_sandbox/scenario)."""
+        self.sandbox = self._build(copy.deepcopy(self._document), self._source)
+        return self.sandbox

@@ -1,0 +1,122 @@
+"""Test support: the default scenario's names, a real server process, HTTP helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from mockserver.errors import new_message_id
+
+REPO = Path(__file__).resolve().parent.parent
+PARTNER_KEY = "acme-api-key-0001"
+PARTNER_SECRET = "acme-api-secret-0001"
+VIEWER_KEY = "viewer-api-key-0002"
+VIEWER_SECRET = "viewer-api-secret-0002"
+KR_USER = "KR2024000000001"
+KR_TOKEN = "kr-user-oauth-token-0001"
+US_USER = "US2024000000002"
+US_TOKEN = "us-user-oauth-token-0002"
+OFFICE_AC = "97cd835a8fbc494fd128a611ac2fd4a86fb75a760f4860b4c40ccf901ef4e3b9"
+VENTILATOR_OFFLINE = "c74dd1232549f7de1f0b062c43e6bc3552a73a12c7e3baa705c88718d9d102a5"
+KR_FRIDGE = "53e1ac5946eab93d0736bfccad98660fb676306fa6ff2c5d8b724a10c9b2d7b4"
+KR_AC = "373ddcaeef12fcf760555414ccf3b595ccf9d9de097ffa01b7f57153efd2f66c"
+US_WASHER = "e8de8c2887b09c93e5ba89b8c3d4bd0dcd4f5477430be66e543e40321ded4c32"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def lgmock_command() -> list[str]:
+    """The installed console script when there is one, else the module."""
+    script = Path(sys.executable).with_name("lgmock")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lgmock")
+    return [found] if found else [sys.executable, "-m", "mockserver.cli"]
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer:
+    port = free_port()
+    log_path = tmp_dir / f"lgmock-{port}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_dir,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"lgmock exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
+                return RunningServer(base_url, process, log_path)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"lgmock did not answer within {wait}s:\n{log_path.read_text()}")
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+def bc_token(client: httpx.Client, key: str = PARTNER_KEY, secret: str = PARTNER_SECRET) -> str:
+    answer = client.post("/bc/v1/token", headers={"X-Api-Key": key, "X-Api-Secret": secret})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def bc_headers(
+    client: httpx.Client,
+    *,
+    key: str = PARTNER_KEY,
+    secret: str = PARTNER_SECRET,
+    account: str = "REGISTERED",
+    bearer: str | None = None,
+    country: str | None = None,
+) -> dict[str, str]:
+    headers = {
+        "X-Api-Key": key,
+        "X-Api-Token": bc_token(client, key, secret),
+        "X-Message-Id": new_message_id(),
+        "X-Use-Account": account,
+    }
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    if country:
+        headers["X-Country-Code"] = country
+    return headers
+
+
+def user_headers(client: httpx.Client, bearer: str, country: str) -> dict[str, str]:
+    return bc_headers(client, account="IN-HEADER", bearer=bearer, country=country)

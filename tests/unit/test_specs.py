@@ -1,0 +1,120 @@
+"""The spec pipeline: vendor file fidelity, overlay repairs, the 3.0 form connexion reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+from mockserver import speclint, specs
+from mockserver.paths import openapi_dir
+
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SEED_004 = SEEDS / "004_9a5f84195067f0b8.txt"
+
+
+@pytest.mark.skipif(not SEED_004.exists(), reason="../shared/seeds is not beside this checkout")
+def test_vendor_file_is_the_seed_byte_for_byte() -> None:
+    with SEED_004.open(encoding="utf-8") as stream:
+        seed = next(d for d in yaml.safe_load_all(stream) if d)["contents"]["code"]
+    vendor = (openapi_dir() / specs.VENDOR_FILE).read_bytes()
+    assert vendor == seed.encode("utf-8")
+
+
+def test_vendor_spec_is_invalid_as_published() -> None:
+    errors = list(OpenAPIV31SpecValidator(specs.vendor_spec()).iter_errors())
+    # 1 null version + 48 `required` beside $ref + 1 more: the seed's ~50 defects.
+    assert len(errors) == 50
+
+
+def test_repaired_spec_validates_as_openapi_31() -> None:
+    errors = [e.message for e in OpenAPIV31SpecValidator(specs.repaired_spec()).iter_errors()]
+    assert errors == []
+
+
+def test_repaired_spec_leaves_no_semantic_finding() -> None:
+    assert speclint.semantic_findings(specs.repaired_spec()) == []
+
+
+def test_every_operation_has_an_operation_id_after_repair() -> None:
+    ids = [op["operationId"] for _, _, op in speclint._operations(specs.repaired_spec())]
+    assert len(ids) == 24 and len(set(ids)) == 24
+
+
+def test_required_is_folded_into_components() -> None:
+    repaired = specs.repaired_spec()
+    parameters = repaired["components"]["parameters"]
+    for name in ("X-Api-Token", "X-Message-Id", "X-Use-Account", "deviceId"):
+        assert parameters[name]["required"] is True
+    for name in ("Authorization", "X-Country-Code"):
+        assert not parameters[name].get("required")
+    for _, _, operation in speclint._operations(repaired):
+        for parameter in operation.get("parameters", []):
+            if "$ref" in parameter:
+                assert set(parameter) == {"$ref"}
+
+
+def test_lint_reports_the_known_defects() -> None:
+    kinds = {f.kind for f in speclint.lint(specs.vendor_spec())}
+    assert {
+        "validator",
+        "ref-sibling",
+        "operationId",
+        "error-body",
+        "code-table",
+        "info",
+        "path-param",
+        "format",
+        "example",
+    } <= kinds
+
+
+def test_overlay_action_that_matches_nothing_is_an_error() -> None:
+    broken = {"actions": [{"target": "$.paths['/nowhere'].get", "update": {"x": 1}}]}
+    with pytest.raises(specs.OverlayError, match="matches nothing"):
+        specs.apply_overlay(specs.vendor_spec(), broken)
+
+
+def test_overlay_remove_and_update() -> None:
+    document = {"a": {"b": 1, "c": [1, 2]}, "d": {"$ref": "#/x", "required": True}}
+    overlay = {
+        "actions": [
+            {"target": "$.a.b", "remove": True},
+            {"target": "$.a.c", "update": 3},
+            {"target": "$.d", "update": {"$ref": "#/y"}},
+        ]
+    }
+    assert specs.apply_overlay(document, overlay) == {"a": {"c": [1, 2, 3]}, "d": {"$ref": "#/y"}}
+
+
+def test_connexion_form_is_valid_openapi_30() -> None:
+    for document in (specs.repaired_spec(), specs.sandbox_spec()):
+        converted = specs.for_connexion(document)
+        assert converted["openapi"] == "3.0.3"
+        errors = [e.message for e in OpenAPIV30SpecValidator(converted).iter_errors()]
+        assert errors == []
+
+
+def test_31_constructs_are_down_converted() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1", "summary": "s"},
+        "paths": {},
+        "components": {"schemas": {"a": {"type": ["string", "null"], "const": "x"}}},
+    }
+    converted = specs.to_openapi_30(document)
+    assert converted["components"]["schemas"]["a"] == {
+        "type": "string",
+        "nullable": True,
+        "enum": ["x"],
+    }
+    assert "summary" not in converted["info"]
+
+
+def test_build_writes_every_document(tmp_path: Path) -> None:
+    written = {p.name for p in specs.build(tmp_path)}
+    assert {"business-connect.yaml", "business-connect.openapi30.yaml", "sandbox.yaml"} <= written
+    rebuilt = yaml.safe_load((tmp_path / "business-connect.yaml").read_text())
+    assert rebuilt == specs.repaired_spec()
