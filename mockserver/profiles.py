@@ -568,7 +568,6 @@ class _Edit:
     entry: Entry
     attribute: Attribute
     value: Any
-    path: str
 
 
 def _refuse(path: str, problem: str) -> ApiError:
@@ -642,6 +641,7 @@ class DeviceProfile:
         return self._section_named(location).power
 
     def is_power_off(self, status: Status, location: str | None = None) -> bool:
+        """Whether the device (or ``location``, needed when there are several) is off."""
         section = self._section_named(location)
         return self._power_off(section, self._section_status(status, section))
 
@@ -833,6 +833,10 @@ class DeviceProfile:
         for section, body, path in parts:
             current = self._section_status(status, section)
             edits.extend(self._parse_section(section, body, path, side, current))
+        # Repeating fixed values (a whole exported status, say) is fine, but a client's
+        # command that sets nothing at all is a mistake worth reporting.
+        if side == WRITE and not edits:
+            raise _refuse(ROOT, "sets nothing: it only repeats fixed values")
         return edits
 
     def _split_locations(self, command: Any) -> list[tuple[Section, dict[str, Any], str]]:
@@ -948,6 +952,8 @@ class DeviceProfile:
         side: str,
         state: dict[str, Any],
     ) -> list[_Edit]:
+        if not item:
+            raise _refuse(path, "names no attribute to set")
         edits: list[_Edit] = []
         for name, value in item.items():
             if resource.is_list and name == resource.key_field:
@@ -977,9 +983,7 @@ class DeviceProfile:
                 raise _refuse(apath, "write-only attribute: the device reports no value for it")
             if (problem := attribute.problem(value, side)) is not None:
                 raise _refuse(apath, problem)
-            edits.append(_Edit(section, resource, entry, attribute, value, apath))
-        if not edits:
-            raise _refuse(path, "names no attribute to set")
+            edits.append(_Edit(section, resource, entry, attribute, value))
         return edits
 
     # -- remote control and power
@@ -1102,7 +1106,7 @@ class DeviceProfile:
                 continue
             resource_name = rule.state.partition(".")[0]
             resource = edit.section.resources[resource_name]
-            effect = _Edit(edit.section, resource, resource.entries[0], state, target, rule.state)
+            effect = _Edit(edit.section, resource, resource.entries[0], state, target)
             if self._set(status, effect):
                 effects.append(effect)
         return effects

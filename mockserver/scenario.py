@@ -125,7 +125,7 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
         if device is not None:
             _collect(problems, where, sandbox.devices.add, device)
 
-    _check_references(sandbox, source, problems)
+    _check_references(sandbox, document, source, problems)
     for key in ("groups", "users", "events"):
         sandbox.dr[key] = list((document.get("dr") or {}).get(key, []))
     if problems:
@@ -175,21 +175,27 @@ def _build_device(
     )
 
 
-def _check_references(sandbox: Sandbox, source: str, problems: list[str]) -> None:
+def _check_references(
+    sandbox: Sandbox, document: dict[str, Any], source: str, problems: list[str]
+) -> None:
+    """Relations between entries, reported at the document's own indexes."""
     partners = sandbox.accounts.partners
     users = sandbox.accounts.users
-    for index, device in enumerate(sandbox.devices.devices.values()):
+    device_ids = {item["deviceId"] for item in document.get("devices", [])}
+    for index, item in enumerate(document.get("devices", [])):
         where = f"{source}: $.devices[{index}]"
-        if device.owner and device.owner not in users:
-            problems.append(f"{where}.owner: no user {device.owner!r} in $.users")
-        for partner_id in device.registered_to:
+        owner = item.get("owner")
+        if owner and owner not in users:
+            problems.append(f"{where}.owner: no user {owner!r} in $.users")
+        for partner_id in item.get("registeredTo", []):
             if partner_id not in partners:
                 problems.append(f"{where}.registeredTo: no partner {partner_id!r} in $.partners")
-        if device.parent_id and device.parent_id not in sandbox.devices.devices:
-            problems.append(f"{where}.parentId: no device {device.parent_id!r}")
-    for index, partner in enumerate(partners.values()):
-        for device_id in sorted(partner.push_subscriptions):
-            if device_id not in sandbox.devices.devices:
+        parent = item.get("parentId")
+        if parent and parent not in device_ids:
+            problems.append(f"{where}.parentId: no device {parent!r} in $.devices")
+    for index, item in enumerate(document.get("partners", [])):
+        for device_id in item.get("pushSubscriptions", []):
+            if device_id not in device_ids:
                 problems.append(
                     f"{source}: $.partners[{index}].pushSubscriptions: no device {device_id!r}"
                 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 import pytest
@@ -11,7 +11,7 @@ from mockserver.backends.accounts import Accounts, Partner, User, signing_key
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)
+START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -92,6 +92,6 @@ def test_clock_frozen_advance_set_release() -> None:
     with pytest.raises(ValueError):
         clock.advance(-1)
     clock.set(datetime(2020, 1, 1))
-    assert clock.now() == datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2020, 1, 1, tzinfo=UTC)
     clock.release()
-    assert not clock.frozen and clock.now() >= datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert not clock.frozen and clock.now() >= datetime(2020, 1, 1, tzinfo=UTC)
