@@ -192,6 +192,7 @@ def for_connexion(document: Document) -> Document:
     would otherwise answer a missing key itself, as problem+json.
     """
     converted = to_openapi_30(document)
+    converted["paths"] = _literal_segments_first(converted.get("paths", {}))
     converted.pop("security", None)
     for path_item in converted.get("paths", {}).values():
         for operation in path_item.values():
@@ -199,6 +200,19 @@ def for_connexion(document: Document) -> Document:
                 operation.pop("security", None)
     converted.get("components", {}).pop("securitySchemes", None)
     return converted
+
+
+def _literal_segments_first(paths: dict[str, Any]) -> dict[str, Any]:
+    """Order paths so `/targets/batch` is tried before `/targets/{targetId}`.
+
+    connexion matches routes in document order, and the seed lists the templated path
+    first, so a batch request would be routed to the single-target update.
+    """
+
+    def key(path: str) -> list[tuple[int, str]]:
+        return [(1 if part.startswith("{") else 0, part) for part in path.split("/")]
+
+    return dict(sorted(paths.items(), key=lambda item: key(item[0])))
 
 
 # ------------------------------------------------------------------------- writing
