@@ -31,6 +31,7 @@ from mockserver.validation import validator_map
 log = logging.getLogger("lgmock")
 
 BC_BASE = "/bc"
+THINQ_BASE = "/v2"
 SANDBOX_BASE = "/_sandbox"
 
 
@@ -190,6 +191,13 @@ def create_app(runtime: Runtime) -> ASGIApp:
         base_path=BC_BASE,
         name="business-connect",
         resolver=HandlerResolver("mockserver.handlers.business_connect"),
+        **common,
+    )
+    app.add_api(
+        specs.for_connexion(specs.thinq_spec(), mount=THINQ_BASE),
+        base_path=THINQ_BASE,
+        name="thinq-async",
+        resolver=HandlerResolver("mockserver.handlers.thinq"),
         **common,
     )
     app.add_api(

@@ -394,12 +394,8 @@ def render_error(
 
 
 def _sandbox_status(error: ApiError) -> int:
-    if error.reason in (Err.NOT_FOUND_ROUTE, Err.DEVICE_NOT_FOUND):
+    if error.reason is Err.DEVICE_NOT_FOUND:
         return 404
-    if error.reason is Err.METHOD_NOT_ALLOWED:
-        return 405
-    if error.reason in STATUS_OVERRIDES:
-        return STATUS_OVERRIDES[error.reason]
     if error.reason is Err.INTERNAL:
         return 500
-    return 400
+    return STATUS_OVERRIDES.get(error.reason, 400)

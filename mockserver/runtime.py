@@ -1,7 +1,9 @@
-"""The running sandbox and what outlives a reset: the scenario to reset to.
+"""The running sandbox and what outlives a reset: the scenario to reset to, and the
+callback delivery engine.
 
 ``app.py`` creates one Runtime per server. Loading a scenario swaps the whole sandbox at
-once, so a request never sees half of an old state and half of a new one.
+once, so a request never sees half of an old state and half of a new one; deliveries
+queued for the old state are dropped with it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from typing import Any
 
 from mockserver import scenario
 from mockserver.backends.sandbox import Sandbox
+from mockserver.callbacks import DeliveryEngine
+from mockserver.notifications import Notifier
 
 
 class Runtime:
     def __init__(self, document: dict[str, Any], source: str, *, seed: int | None = None):
         self._seed_override = seed
+        self.engine: DeliveryEngine | None = None
         self.sandbox: Sandbox = self._build(document, source)
         self._document = copy.deepcopy(document)
         self._source = source
@@ -28,7 +33,20 @@ class Runtime:
     def _build(self, document: dict[str, Any], source: str) -> Sandbox:
         if self._seed_override is not None:
             document = {**document, "seed": self._seed_override}
-        return scenario.load(document, source)
+        sandbox = scenario.load(document, source)
+        if self.engine is None:
+            self.engine = DeliveryEngine(sandbox.clock, sandbox.delivery)
+        else:
+            self.engine.clear()
+            self.engine.clock = sandbox.clock
+            self.engine.settings = sandbox.delivery
+        sandbox.devices.on_change(Notifier(sandbox, self.engine))
+        return sandbox
+
+    @property
+    def deliveries(self) -> DeliveryEngine:
+        assert self.engine is not None
+        return self.engine
 
     def load(self, document: dict[str, Any], source: str) -> Sandbox:
         """Replace the state with a scenario; on any problem the old state stays."""

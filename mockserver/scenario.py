@@ -10,7 +10,7 @@ state loads into an identical sandbox.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from jsonschema import Draft202012Validator
 from mockserver.backends.accounts import ALL_ROLES, Partner, Service, User
 from mockserver.backends.devices import Device, initial_status
 from mockserver.backends.sandbox import Sandbox
+from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
+from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError
 from mockserver.paths import profiles_dir
@@ -126,6 +128,8 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
             _collect(problems, where, sandbox.devices.add, device)
 
     _check_references(sandbox, document, source, problems)
+    _load_delivery(sandbox, document.get("delivery") or {})
+    _load_thinq(sandbox, document.get("thinqAsync") or {})
     for key in ("groups", "users", "events"):
         sandbox.dr[key] = list((document.get("dr") or {}).get(key, []))
     if problems:
@@ -201,6 +205,54 @@ def _check_references(
                 )
 
 
+# scenario name -> DeliverySettings field
+DELIVERY_FIELDS = {
+    "attempts": "attempts",
+    "backoffInitial": "backoff_initial",
+    "backoffMax": "backoff_max",
+    "connectTimeout": "connect_timeout",
+    "readTimeout": "read_timeout",
+}
+
+
+def _load_delivery(sandbox: Sandbox, spec: dict[str, Any]) -> None:
+    values = {field: spec[name] for name, field in DELIVERY_FIELDS.items() if name in spec}
+    sandbox.delivery = DeliverySettings(**values)
+
+
+def _load_thinq(sandbox: Sandbox, spec: dict[str, Any]) -> None:
+    thinq = sandbox.thinq
+    thinq.options.push_subscribed_type = spec.get("pushSubscribedType", PUSH_SUBSCRIBED)
+    for item in spec.get("eventSubscriptions", []):
+        expires = datetime.fromisoformat(item["expiresAt"]).timestamp()
+        key = (item["serviceId"], item["deviceId"])
+        thinq.event_subscriptions[key] = EventSubscription(
+            item["serviceId"], item["userNumber"], item["deviceId"], expires
+        )
+    for item in spec.get("pushSubscriptions", []):
+        thinq.push_subscriptions[(item["serviceId"], item["deviceId"])] = item["userNumber"]
+
+
+def _export_thinq(sandbox: Sandbox) -> dict[str, Any]:
+    thinq = sandbox.thinq
+    return {
+        "pushSubscribedType": thinq.options.push_subscribed_type,
+        "eventSubscriptions": [
+            {
+                "serviceId": s.service_id,
+                "userNumber": s.user_number,
+                "deviceId": s.device_id,
+                "expiresAt": datetime.fromtimestamp(s.expires_at, UTC).isoformat(),
+            }
+            for s in thinq.event_subscriptions.values()
+        ],
+        "pushSubscriptions": [
+            {"serviceId": service_id, "deviceId": device_id, "userNumber": user_number}
+            for (service_id, device_id), user_number in thinq.push_subscriptions.items()
+        ],
+    }
+
+
 def export(sandbox: Sandbox) -> dict[str, Any]:
     """The whole state in the scenario format, secrets included (it is a sandbox)."""
     accounts = sandbox.accounts
@@ -233,6 +285,10 @@ def export(sandbox: Sandbox) -> dict[str, Any]:
             for u in accounts.users.values()
         ],
         "devices": [_export_device(d) for d in sandbox.devices.devices.values()],
+        "delivery": {
+            name: getattr(sandbox.delivery, field) for name, field in DELIVERY_FIELDS.items()
+        },
+        "thinqAsync": _export_thinq(sandbox),
         "dr": {key: list(value) for key, value in sandbox.dr.items()},
     }
 

@@ -184,15 +184,23 @@ def _schema_31_to_30(node: dict[str, Any]) -> None:
             node.pop(key)
 
 
-def for_connexion(document: Document) -> Document:
-    """The 3.0 form handed to connexion.
+def for_connexion(document: Document, *, mount: str = "") -> Document:
+    """The 3.0 form handed to connexion, for an API mounted at ``mount``.
 
     Authentication is the sandbox's own (tokens, roles and the sandbox clock, with the
     vendor's error codes), so the security requirements are dropped here: connexion
-    would otherwise answer a missing key itself, as problem+json.
+    would otherwise answer a missing key itself, as problem+json. Paths that already
+    begin with the mount point (the ThinQ spec's `/v2/...`) lose that prefix, because
+    connexion adds it back as the API's base path.
     """
     converted = to_openapi_30(document)
-    converted["paths"] = _literal_segments_first(converted.get("paths", {}))
+    paths = converted.get("paths", {})
+    if mount:
+        paths = {
+            (path[len(mount) :] if path.startswith(mount + "/") else path): item
+            for path, item in paths.items()
+        }
+    converted["paths"] = _literal_segments_first(paths)
     converted.pop("security", None)
     for path_item in converted.get("paths", {}).values():
         for operation in path_item.values():

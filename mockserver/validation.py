@@ -76,8 +76,14 @@ class VendorJSONBodyValidator(JSONRequestBodyValidator):
             ) from exc
 
     def _validate(self, body: Any) -> dict | None:
-        if body is None and not self._nullable:
-            raise ApiError(Err.MISSING_BODY_FIELD, "a JSON request body is required", field="body")
+        if body is None:
+            # connexion hands an absent optional body over as None; only a required one
+            # is a fault (event-async's `expire` body, for one, may be left out).
+            if self._required and not self._nullable:
+                raise ApiError(
+                    Err.MISSING_BODY_FIELD, "a JSON request body is required", field="body"
+                )
+            return None
         try:
             return self._validator.validate(body)
         except ValidationError as exc:

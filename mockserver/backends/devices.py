@@ -45,7 +45,15 @@ class DeviceChange:
     source: str  # "control" (an API call) or "device" (the device itself)
 
 
-Listener = Callable[[DeviceChange], None]
+@dataclass(frozen=True)
+class DevicePush:
+    """A notification the device raised: one of its profile's notification.push codes."""
+
+    device: Device
+    code: str
+
+
+Listener = Callable[[DeviceChange | DevicePush], None]
 
 
 class DeviceStore:
@@ -81,14 +89,28 @@ class DeviceStore:
         if not device.online:
             raise ApiError(Err.DEVICE_OFFLINE, f"device {device_id} is not connected")
         device.status, changed = device.profile.apply_command(device.status, command)
-        self._notify(DeviceChange(device, changed, "control"))
+        if changed:
+            self._notify(DeviceChange(device, changed, "control"))
         return device
 
     def change_from_device(self, device_id: str, change: Any) -> Device:
         """A change the device reports by itself (sandbox control API, timers, DR)."""
         device = self.get(device_id)
         device.status, changed = device.profile.apply_device_change(device.status, change)
-        self._notify(DeviceChange(device, changed, "device"))
+        if changed:
+            self._notify(DeviceChange(device, changed, "device"))
+        return device
+
+    def raise_push(self, device_id: str, code: str) -> Device:
+        device = self.get(device_id)
+        if code not in device.profile.push_codes:
+            raise ApiError(
+                Err.INVALID_BODY,
+                f"{code!r} is not a push code of device {device_id}; "
+                f"its profile has {device.profile.push_codes}",
+                field="code",
+            )
+        self._notify(DevicePush(device, code))
         return device
 
     def set_online(self, device_id: str, online: bool) -> Device:
@@ -96,7 +118,7 @@ class DeviceStore:
         device.online = online
         return device
 
-    def _notify(self, change: DeviceChange) -> None:
+    def _notify(self, change: DeviceChange | DevicePush) -> None:
         for listener in self._listeners:
             listener(change)
 

@@ -7,6 +7,8 @@ from typing import Any
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
 from mockserver.backends.devices import DeviceStore
+from mockserver.backends.thinq import ThinqBackend
+from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 
 
@@ -18,6 +20,8 @@ class Sandbox:
         self.accounts = Accounts(self.clock)
         self.devices = DeviceStore()
         self.business_connect = BusinessConnectBackend(self.accounts, self.devices)
+        self.thinq = ThinqBackend(self.accounts, self.devices, self.clock)
+        self.delivery = DeliverySettings()
         # DR entities are kept verbatim until the DR backend owns them.
         self.dr: dict[str, list[dict[str, Any]]] = {"groups": [], "users": [], "events": []}
 

@@ -75,3 +75,66 @@ async def set_clock(body: dict[str, Any]) -> Reply:
     if body.get("freeze") is False:
         clock.release()
     return clock.to_dict(), 200, {}
+
+
+# ---------------------------------------------------------------------- callbacks
+
+
+async def list_callbacks(
+    request_id: str | None = None,
+    device_id: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Reply:
+    found = current_runtime.get().deliveries.find(
+        request_id=request_id, device_id=device_id, status=status, kind=kind
+    )
+    found.reverse()  # newest first
+    page = found[offset : offset + limit]
+    return {"total": len(found), "items": [d.to_dict() for d in page]}, 200, {}
+
+
+async def redeliver_callback(delivery_id: str) -> Reply:
+    engine = current_runtime.get().deliveries
+    if delivery_id not in engine.journal:
+        raise ApiError(Err.NOT_FOUND_ROUTE, f"no delivery {delivery_id}", field="deliveryId")
+    return engine.redeliver(delivery_id).to_dict(), 200, {}
+
+
+# ---------------------------------------------------------------------- accounts
+
+
+async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
+    service = current_runtime.get().sandbox.accounts.services.get(service_id)
+    if service is None:
+        raise ApiError(Err.NOT_FOUND_ROUTE, f"no service {service_id}", field="serviceId")
+    service.callback_url = body["callbackUrl"]
+    return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
+
+
+async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
+    partner = current_runtime.get().sandbox.accounts.partners.get(partner_id)
+    if partner is None:
+        raise ApiError(Err.NOT_FOUND_ROUTE, f"no partner {partner_id}", field="partnerId")
+    partner.callback_url = body["callbackUrl"]
+    return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
+
+
+# ---------------------------------------------------------------------- devices
+
+
+async def update_device(device_id: str, body: dict[str, Any]) -> Reply:
+    device = current_runtime.get().sandbox.devices.set_online(device_id, body["online"])
+    return {"deviceId": device.device_id, "online": device.online}, 200, {}
+
+
+async def change_device_state(device_id: str, body: Any) -> Reply:
+    device = current_runtime.get().sandbox.devices.change_from_device(device_id, body)
+    return device.status, 200, {}
+
+
+async def raise_device_push(device_id: str, body: dict[str, Any]) -> Reply:
+    current_runtime.get().sandbox.devices.raise_push(device_id, body["code"])
+    return {"deviceId": device_id, "code": body["code"]}, 200, {}

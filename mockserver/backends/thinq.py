@@ -1,0 +1,215 @@
+"""The ThinQ asynchronous API's rules: services, per-device outcomes, subscriptions.
+
+Each operation returns one ``Outcome`` per device: what that device's callback will
+say. Rendering the callbacks and sending them is not the backend's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from mockserver.backends.accounts import Accounts, Service, User
+from mockserver.backends.devices import Device, DeviceStore
+from mockserver.clock import SandboxClock
+from mockserver.errors import ApiError, Err
+
+PROFILE = "DEVICE_PROFILE"
+STATUS = "DEVICE_STATUS"
+CONTROL = "DEVICE_CONTROL"
+EVENT_SUBSCRIBED = "DEVICE_EVENT_SUBSCRIBED"
+EVENT_UNSUBSCRIBED = "DEVICE_EVENT_UNSUBSCRIBED"
+PUSH_SUBSCRIBED = "DEVICE_PUSH_SUBSCRIBED"
+PUSH_UNSUBSCRIBED = "DEVICE_PUSH_UNSUBSCRIBED"
+# The seed's push-subscribe table spells it this way; its example does not (TQ-13).
+PUSH_SUBSCRIBED_ALTERNATIVE = "USER_PUSH_SUBSCRIBED"
+
+
+@dataclass
+class Outcome:
+    """One device's part of an asynchronous call: a result, or the error it met."""
+
+    device: Device
+    push_type: str
+    result: Any = None
+    error: ApiError | None = None
+
+
+@dataclass
+class EventSubscription:
+    service_id: str
+    user_number: str
+    device_id: str
+    expires_at: float  # sandbox clock, seconds since the epoch
+
+
+@dataclass
+class ThinqOptions:
+    push_subscribed_type: str = PUSH_SUBSCRIBED
+
+
+class ThinqBackend:
+    def __init__(
+        self,
+        accounts: Accounts,
+        devices: DeviceStore,
+        clock: SandboxClock,
+        options: ThinqOptions | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.devices = devices
+        self.clock = clock
+        self.options = options or ThinqOptions()
+        self.event_subscriptions: dict[tuple[str, str], EventSubscription] = {}
+        self.push_subscriptions: dict[tuple[str, str], str] = {}  # -> user number
+
+    # ------------------------------------------------------------------ callers
+    def service(self, service_id: str | None, service_key: str | None) -> Service:
+        service = self.accounts.services.get(service_id or "")
+        if service is None or service.service_key != service_key:
+            raise ApiError(
+                Err.INVALID_SERVICE_KEY,
+                "x-service-id and x-service-key do not name a registered service",
+                field="x-service-key",
+            )
+        if not service.callback_url:
+            raise ApiError(
+                Err.BAD_REQUEST,
+                f"service {service.service_id} has no callback URL registered: set "
+                "callbackUrl in the scenario or PATCH /_sandbox/services/{serviceId}",
+                field="x-service-id",
+                vendor_code="1203",
+            )
+        return service
+
+    def user(self, authorization: str | None, country: str | None) -> User:
+        scheme, _, token = (authorization or "").partition(" ")
+        user = next(
+            (u for u in self.accounts.users.values() if u.access_token == token.strip()), None
+        )
+        if scheme.lower() != "bearer" or user is None:
+            raise ApiError(Err.TOKEN_INVALID, "unknown access token", field="Authorization")
+        if (country or "").upper() != user.country_code:
+            raise ApiError(
+                Err.INVALID_HEADER,
+                f"x-country-code {country} is not the user's country {user.country_code}",
+                field="x-country-code",
+            )
+        return user
+
+    def owned(self, user: User) -> list[Device]:
+        return self.devices.owned_by(user.user_number)
+
+    # ------------------------------------------------------------------ queries
+    def profiles(self, user: User) -> list[Outcome]:
+        # Profiles are cloud data: an offline device still has one.
+        return [Outcome(d, PROFILE, result=d.profile.raw) for d in self.owned(user)]
+
+    def statuses(self, user: User) -> list[Outcome]:
+        outcomes = []
+        for device in self.owned(user):
+            if device.online:
+                outcomes.append(Outcome(device, STATUS, result=device.status))
+            else:
+                outcomes.append(Outcome(device, STATUS, error=_offline(device)))
+        return outcomes
+
+    def control(self, user: User, device_type: str, command: Any) -> list[Outcome]:
+        outcomes = []
+        for device in self.owned(user):
+            if device.device_type != device_type:
+                continue
+            try:
+                # A list is several commands applied in order (spec-notes TQ-09).
+                for step in command if isinstance(command, list) else [command]:
+                    self.devices.control(device.device_id, step)
+            except ApiError as error:
+                outcomes.append(Outcome(device, CONTROL, error=error))
+            else:
+                outcomes.append(Outcome(device, CONTROL, result={}))
+        return outcomes
+
+    # ------------------------------------------------------------------ events
+    def subscribe_events(self, service: Service, user: User, hours: int) -> list[Outcome]:
+        expires = (self.clock.now() + timedelta(hours=hours)).timestamp()
+        outcomes = []
+        for device in self.owned(user):
+            # Subscribing again renews the expiry from now (seed 000).
+            self.event_subscriptions[(service.service_id, device.device_id)] = EventSubscription(
+                service.service_id, user.user_number, device.device_id, expires
+            )
+            outcomes.append(Outcome(device, EVENT_SUBSCRIBED, result={}))
+        return outcomes
+
+    def unsubscribe_events(self, service: Service, user: User) -> list[Outcome]:
+        outcomes = []
+        for device in self.owned(user):
+            key = (service.service_id, device.device_id)
+            if self._live_event_subscription(key) is None:
+                error = ApiError(
+                    Err.NOT_SUBSCRIBED, f"device {device.device_id} has no event subscription"
+                )
+                outcomes.append(Outcome(device, EVENT_UNSUBSCRIBED, error=error))
+            else:
+                del self.event_subscriptions[key]
+                outcomes.append(Outcome(device, EVENT_UNSUBSCRIBED, result={}))
+        return outcomes
+
+    def _live_event_subscription(self, key: tuple[str, str]) -> EventSubscription | None:
+        subscription = self.event_subscriptions.get(key)
+        if subscription is None:
+            return None
+        if subscription.expires_at <= self.clock.timestamp():
+            # Expiry is silent (spec-notes TQ-11): the subscription just stops.
+            del self.event_subscriptions[key]
+            return None
+        return subscription
+
+    def event_subscribers(self, device: Device) -> list[EventSubscription]:
+        keys = [k for k in self.event_subscriptions if k[1] == device.device_id]
+        live = (self._live_event_subscription(k) for k in keys)
+        return [s for s in live if s is not None]
+
+    # ------------------------------------------------------------------ pushes
+    def subscribe_push(self, service: Service, user: User) -> list[Outcome]:
+        kind = self.options.push_subscribed_type
+        outcomes = []
+        for device in self.owned(user):
+            key = (service.service_id, device.device_id)
+            if key in self.push_subscriptions:
+                error = ApiError(
+                    Err.ALREADY_SUBSCRIBED, f"device {device.device_id} is already subscribed"
+                )
+                outcomes.append(Outcome(device, kind, error=error))
+            else:
+                self.push_subscriptions[key] = user.user_number
+                outcomes.append(Outcome(device, kind, result={}))
+        return outcomes
+
+    def unsubscribe_push(self, service: Service, user: User) -> list[Outcome]:
+        outcomes = []
+        for device in self.owned(user):
+            key = (service.service_id, device.device_id)
+            if self.push_subscriptions.pop(key, None) is None:
+                error = ApiError(
+                    Err.NOT_SUBSCRIBED,
+                    f"device {device.device_id} has no push subscription",
+                    vendor_code="1206",
+                )
+                outcomes.append(Outcome(device, PUSH_UNSUBSCRIBED, error=error))
+            else:
+                outcomes.append(Outcome(device, PUSH_UNSUBSCRIBED, result={}))
+        return outcomes
+
+    def push_subscribers(self, device: Device) -> list[tuple[str, str]]:
+        """(service id, user number) of every push subscription of ``device``."""
+        return [
+            (service_id, user_number)
+            for (service_id, device_id), user_number in self.push_subscriptions.items()
+            if device_id == device.device_id
+        ]
+
+
+def _offline(device: Device) -> ApiError:
+    return ApiError(Err.DEVICE_OFFLINE, f"device {device.device_id} is not connected")

@@ -1,0 +1,287 @@
+"""The callback delivery engine: queue, workers, retries, journal.
+
+Every message the sandbox sends to a partner (ThinQ asynchronous callbacks, event and
+push messages, Business Connect push deliveries) goes through here, so delivery has one
+behaviour everywhere:
+
+- asynchronous: ``enqueue`` never waits on the network, so a ``202`` is never delayed;
+- in order per lane: one lane per (receiver URL, device), a lane's next message waits
+  for the one before it to be delivered or given up, while lanes run concurrently;
+- at least once: connection errors, timeouts and non-2xx answers are retried with
+  exponential backoff, up to ``attempts``; a delivery given up can be sent again;
+- journaled: every attempt is recorded with its outcome and latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from mockserver.clock import SandboxClock
+from mockserver.errors import iso_timestamp
+
+log = logging.getLogger("lgmock.callbacks")
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    attempts: int = 5
+    backoff_initial: float = 0.2  # seconds before the first retry; doubles each time
+    backoff_max: float = 5.0
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    concurrency: int = 64  # lanes delivered at once (fixed when the engine starts)
+    journal_cap: int = 100_000  # deliveries kept; the oldest finished ones go first
+
+
+@dataclass
+class Attempt:
+    at: str
+    outcome: str  # "ok", "http 500", "timeout", "connect error", ...
+    status_code: int | None
+    latency_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "outcome": self.outcome,
+            "statusCode": self.status_code,
+            "latencyMs": round(self.latency_ms, 2),
+        }
+
+
+@dataclass
+class Delivery:
+    id: str
+    url: str
+    body: dict[str, Any]
+    kind: str  # pushType, or another name for the message
+    request_id: str | None
+    device_id: str | None
+    created_at: str
+    status: str = PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    done: asyncio.Event | None = field(default=None, repr=False)
+
+    @property
+    def lane(self) -> tuple[str, str | None]:
+        return (self.url, self.device_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "kind": self.kind,
+            "requestId": self.request_id,
+            "deviceId": self.device_id,
+            "createdAt": self.created_at,
+            "status": self.status,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "body": self.body,
+        }
+
+
+class DeliveryEngine:
+    def __init__(self, clock: SandboxClock, settings: DeliverySettings | None = None) -> None:
+        self.clock = clock
+        self.settings = settings or DeliverySettings()
+        self.journal: OrderedDict[str, Delivery] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._lanes: dict[tuple[str, str | None], deque[Delivery]] = {}
+        self._ready: asyncio.Queue[tuple[str, str | None]] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._idle: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ intake
+    def enqueue(
+        self,
+        url: str | None,
+        body: dict[str, Any],
+        *,
+        kind: str,
+        request_id: str | None = None,
+        device_id: str | None = None,
+    ) -> Delivery:
+        """Queue one message. Must be called from the server's event loop.
+
+        Without a URL (a partner that registered none) the message is journaled as
+        failed at once, so a client test can see what it would have received.
+        """
+        delivery = Delivery(
+            id=f"cb-{next(self._ids)}",
+            url=url or "",
+            body=body,
+            kind=kind,
+            request_id=request_id,
+            device_id=device_id,
+            created_at=iso_timestamp(self.clock.now()),
+        )
+        self._remember(delivery)
+        if url:
+            self._schedule(delivery)
+        else:
+            delivery.status = FAILED
+            delivery.attempts.append(
+                Attempt(delivery.created_at, "no callback URL registered", None, 0.0)
+            )
+        return delivery
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send a delivery again (given up, or delivered and wanted twice)."""
+        delivery = self.journal[delivery_id]
+        if delivery.status == PENDING or not delivery.url:
+            return delivery
+        delivery.status = PENDING
+        self._schedule(delivery)
+        return delivery
+
+    def _remember(self, delivery: Delivery) -> None:
+        self.journal[delivery.id] = delivery
+        while len(self.journal) > self.settings.journal_cap:
+            oldest_id, oldest = next(iter(self.journal.items()))
+            if oldest.status == PENDING:
+                break  # never forget what is still owed
+            del self.journal[oldest_id]
+
+    def _schedule(self, delivery: Delivery) -> None:
+        self._ensure_started()
+        assert self._ready is not None and self._idle is not None
+        self._idle.clear()
+        lane = self._lanes.get(delivery.lane)
+        if lane is None:
+            self._lanes[delivery.lane] = deque([delivery])
+            self._ready.put_nowait(delivery.lane)
+        else:
+            lane.append(delivery)
+
+    # ------------------------------------------------------------------ workers
+    def _ensure_started(self) -> None:
+        if self._workers:
+            return
+        self._ready = asyncio.Queue()
+        self._idle = asyncio.Event()
+        limits = httpx.Limits(
+            max_connections=self.settings.concurrency,
+            max_keepalive_connections=self.settings.concurrency,
+        )
+        self._client = httpx.AsyncClient(limits=limits)
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"lgmock-delivery-{n}")
+            for n in range(self.settings.concurrency)
+        ]
+
+    async def _work(self) -> None:
+        assert self._ready is not None
+        while True:
+            key = await self._ready.get()
+            lane = self._lanes.get(key)
+            if not lane:
+                self._lanes.pop(key, None)
+                continue
+            delivery = lane[0]
+            finished = await self._attempt(delivery)
+            if not finished:
+                # Retry later without holding a worker: the lane waits, others go on.
+                delay = min(
+                    self.settings.backoff_initial * 2 ** (len(delivery.attempts) - 1),
+                    self.settings.backoff_max,
+                )
+                asyncio.get_running_loop().call_later(delay, self._ready.put_nowait, key)
+                continue
+            lane.popleft()
+            if self._lanes.get(key) is not lane:
+                continue  # the lane was dropped (reset) while this attempt ran
+            if lane:
+                self._ready.put_nowait(key)
+            else:
+                del self._lanes[key]
+                if not self._lanes and self._idle is not None:
+                    self._idle.set()
+
+    async def _attempt(self, delivery: Delivery) -> bool:
+        """One try; True when the delivery is finished (delivered or given up)."""
+        assert self._client is not None
+        started = time.perf_counter()
+        status_code = None
+        try:
+            # Per request, so settings loaded with a new scenario apply at once.
+            timeout = httpx.Timeout(
+                self.settings.read_timeout, connect=self.settings.connect_timeout
+            )
+            answer = await self._client.post(delivery.url, json=delivery.body, timeout=timeout)
+            status_code = answer.status_code
+            outcome = "ok" if answer.is_success else f"http {status_code}"
+        except httpx.TimeoutException:
+            outcome = "timeout"
+        except httpx.ConnectError:
+            outcome = "connect error"
+        except httpx.HTTPError as exc:
+            outcome = f"error: {type(exc).__name__}"
+        latency = (time.perf_counter() - started) * 1000
+        delivery.attempts.append(
+            Attempt(iso_timestamp(self.clock.now()), outcome, status_code, latency)
+        )
+        if outcome == "ok":
+            delivery.status = DELIVERED
+            return True
+        if len(delivery.attempts) >= self.settings.attempts:
+            delivery.status = FAILED
+            log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ control
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued or retrying; False on timeout."""
+        if not self._lanes or self._idle is None:
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def clear(self) -> None:
+        """Forget the journal and drop what is queued (a sandbox reset)."""
+        self.journal.clear()
+        self._lanes.clear()
+        if self._idle is not None:
+            self._idle.set()
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def find(
+        self,
+        *,
+        request_id: str | None = None,
+        device_id: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+    ) -> list[Delivery]:
+        return [
+            d
+            for d in self.journal.values()
+            if (request_id is None or d.request_id == request_id)
+            and (device_id is None or d.device_id == device_id)
+            and (status is None or d.status == status)
+            and (kind is None or d.kind == kind)
+        ]

@@ -1,0 +1,80 @@
+"""Turns what happens to a device into messages for everyone subscribed to it.
+
+Registered as a listener of the device store, so a change made through any door
+(Business Connect control, ThinQ control-async, the control API, a timer, a DR signal)
+reaches ThinQ event subscribers and Business Connect push subscribers alike.
+"""
+
+from __future__ import annotations
+
+from mockserver import messages
+from mockserver.backends.devices import DeviceChange, DevicePush
+from mockserver.backends.sandbox import Sandbox
+from mockserver.callbacks import DeliveryEngine
+from mockserver.errors import iso_timestamp
+
+STATE = "DEVICE_STATUS"
+PUSH = "DEVICE_PUSH"
+
+
+class Notifier:
+    def __init__(self, sandbox: Sandbox, engine: DeliveryEngine) -> None:
+        self.sandbox = sandbox
+        self.engine = engine
+
+    def __call__(self, event: DeviceChange | DevicePush) -> None:
+        if isinstance(event, DeviceChange):
+            self._thinq_events(event)
+            self._business_connect(event.device.device_id, STATE, report=event.changed)
+        else:
+            self._thinq_pushes(event)
+            self._business_connect(event.device.device_id, PUSH, push_code=event.code)
+
+    def _timestamp(self) -> str:
+        return iso_timestamp(self.sandbox.clock.now())
+
+    def _thinq_events(self, change: DeviceChange) -> None:
+        for subscription in self.sandbox.thinq.event_subscribers(change.device):
+            service = self.sandbox.accounts.services.get(subscription.service_id)
+            body = messages.thinq_message(
+                push_type=STATE,
+                device=change.device,
+                service_id=subscription.service_id,
+                user_number=subscription.user_number,
+                timestamp=self._timestamp(),
+                report=change.changed,
+            )
+            self.engine.enqueue(
+                service.callback_url if service else None,
+                body,
+                kind=STATE,
+                device_id=change.device.device_id,
+            )
+
+    def _thinq_pushes(self, push: DevicePush) -> None:
+        for service_id, user_number in self.sandbox.thinq.push_subscribers(push.device):
+            service = self.sandbox.accounts.services.get(service_id)
+            body = messages.thinq_message(
+                push_type=PUSH,
+                device=push.device,
+                service_id=service_id,
+                user_number=user_number,
+                timestamp=self._timestamp(),
+                push_code=push.code,
+            )
+            self.engine.enqueue(
+                service.callback_url if service else None,
+                body,
+                kind=PUSH,
+                device_id=push.device.device_id,
+            )
+
+    def _business_connect(self, device_id: str, push_type: str, **content: object) -> None:
+        device = self.sandbox.devices.get(device_id)
+        for partner in self.sandbox.accounts.partners.values():
+            if device_id not in partner.push_subscriptions:
+                continue
+            body = messages.business_connect_message(
+                push_type=push_type, device=device, timestamp=self._timestamp(), **content
+            )
+            self.engine.enqueue(partner.callback_url, body, kind=push_type, device_id=device_id)
