@@ -1,0 +1,206 @@
+"""The delivery engine over real HTTP: retries, order, journal, redelivery, schemas."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from contract_tests.receiver import CallbackReceiver, push_type
+from contract_tests.schemas import business_connect_problems, thinq_problems
+from tests.api.test_thinq_async import (
+    SERVICE,
+    accepted,
+    kr_devices,
+    of_request,
+    other_job_mode,
+    thinq_headers,
+)
+from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, user_headers
+
+
+def load_with_delivery(http: httpx.Client, url: str, **delivery: Any) -> None:
+    state = http.get("/_sandbox/state").json()
+    state["delivery"] = {**state["delivery"], **delivery}
+    for service in state["services"]:
+        service["callbackUrl"] = url
+    assert http.post("/_sandbox/scenario", json=state).status_code == 200
+
+
+@pytest.fixture
+def receiver(http: httpx.Client) -> Iterator[CallbackReceiver]:
+    with CallbackReceiver() as running:
+        http.patch(f"/_sandbox/services/{SERVICE}", json={"callbackUrl": running.url})
+        yield running
+
+
+def journal(http: httpx.Client, **filters: str) -> list[dict[str, Any]]:
+    return http.get("/_sandbox/callbacks", params={**filters, "limit": 1000}).json()["items"]
+
+
+def test_receiver_down_then_up_loses_nothing(http: httpx.Client) -> None:
+    down = CallbackReceiver()  # a reserved port nobody listens on yet
+    load_with_delivery(http, down.url, attempts=20, backoffInitial=0.05, backoffMax=0.3)
+    headers = thinq_headers()
+    request_id = accepted(http.post("/v2/devices/status-async", headers=headers), headers)
+    time.sleep(0.5)
+    entries = journal(http, requestId=request_id)
+    assert entries and all(e["status"] == "pending" for e in entries)
+    assert {a["outcome"] for e in entries for a in e["attempts"]} == {"connect error"}
+    with down:
+        bodies = down.wait_for(len(kr_devices(http)), of_request(request_id))
+    assert len({b["response"]["deviceId"] for b in bodies}) == len(kr_devices(http))
+    assert all(e["status"] == "delivered" for e in journal(http, requestId=request_id))
+
+
+def test_receiver_answering_500_then_200(http: httpx.Client, receiver: CallbackReceiver) -> None:
+    load_with_delivery(http, receiver.url, backoffInitial=0.05)
+    receiver.behaviour.statuses = [500, 503]
+    headers = thinq_headers()
+    request_id = accepted(http.post("/v2/devices/profile-async", headers=headers), headers)
+    receiver.wait_for(len(kr_devices(http)), lambda b: b.get("requestId") == request_id)
+    deadline = time.monotonic() + 5
+    while any(e["status"] != "delivered" for e in journal(http, requestId=request_id)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    outcomes = [a["outcome"] for e in journal(http, requestId=request_id) for a in e["attempts"]]
+    assert outcomes.count("http 500") == 1 and outcomes.count("http 503") == 1
+    assert all(a["latencyMs"] >= 0 for e in journal(http) for a in e["attempts"])
+
+
+def test_slow_receiver_never_delays_the_202(http: httpx.Client, receiver: CallbackReceiver) -> None:
+    receiver.behaviour.delay = 1.0
+    headers = thinq_headers()
+    started = time.monotonic()
+    request_id = accepted(http.post("/v2/devices/status-async", headers=headers), headers)
+    assert time.monotonic() - started < 0.5
+    receiver.wait_for(len(kr_devices(http)), of_request(request_id), timeout=15)
+
+
+def test_read_timeout_is_retried(http: httpx.Client, receiver: CallbackReceiver) -> None:
+    load_with_delivery(http, receiver.url, readTimeout=0.2, backoffInitial=0.05, attempts=10)
+    receiver.behaviour.delay = 0.5
+    headers = thinq_headers()
+    request_id = accepted(http.post("/v2/devices/profile-async", headers=headers), headers)
+    time.sleep(1)
+    receiver.behaviour.delay = 0
+    receiver.wait_for(len(kr_devices(http)), of_request(request_id))
+    outcomes = {a["outcome"] for e in journal(http, requestId=request_id) for a in e["attempts"]}
+    assert "timeout" in outcomes
+
+
+def test_given_up_delivery_can_be_redelivered(http: httpx.Client) -> None:
+    down = CallbackReceiver()
+    load_with_delivery(http, down.url, attempts=2, backoffInitial=0.01)
+    headers = thinq_headers()
+    request_id = accepted(http.post("/v2/devices/profile-async", headers=headers), headers)
+    deadline = time.monotonic() + 5
+    while len(journal(http, requestId=request_id, status="failed")) < len(kr_devices(http)):
+        assert time.monotonic() < deadline, journal(http, requestId=request_id)
+        time.sleep(0.05)
+    failed = journal(http, requestId=request_id, status="failed")[0]
+    assert len(failed["attempts"]) == 2
+    with down:
+        again = http.post(f"/_sandbox/callbacks/{failed['id']}/redeliver")
+        assert again.status_code == 200 and again.json()["status"] == "pending"
+        [body] = down.wait_for(1)
+    assert body == failed["body"]
+    assert http.post("/_sandbox/callbacks/cb-999999/redeliver").status_code == 404
+
+
+def test_messages_of_one_device_arrive_in_order(
+    http: httpx.Client, receiver: CallbackReceiver
+) -> None:
+    accepted(http.post("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    receiver.wait_for(len(kr_devices(http)))
+    receiver.clear()
+    temperatures = list(range(18, 30))
+    for value in temperatures:
+        answer = http.patch(
+            f"/_sandbox/devices/{KR_AC}/state", json={"temperature": {"currentTemperature": value}}
+        )
+        assert answer.status_code == 200, answer.text
+    bodies = receiver.wait_for(len(temperatures))
+    seen = [b["response"]["report"]["temperature"]["currentTemperature"] for b in bodies]
+    assert seen == temperatures
+
+
+def test_every_kind_of_message_validates_against_its_spec(
+    http: httpx.Client, receiver: CallbackReceiver
+) -> None:
+    bc = user_headers(http, KR_TOKEN, "KR")
+    with CallbackReceiver() as partner:
+        http.patch("/_sandbox/partners/acme-energy", json={"callbackUrl": partner.url})
+        assert http.post(f"/bc/v1/push/{KR_AC}", headers=bc).status_code == 200
+        assert http.post(f"/bc/v1/push/{KR_FRIDGE}", headers=bc).status_code == 200
+        http.patch(f"/_sandbox/devices/{KR_AC}", json={"online": False})
+        for method, path, body in [
+            ("POST", "profile-async", None),
+            ("POST", "status-async", None),  # includes an offline failure
+            ("POST", "event-async", {"expire": {"timer": 3}}),
+            ("POST", "push-async", None),
+            ("POST", "push-async", None),  # 1207 failures
+            ("DELETE", "push-async", None),
+            ("DELETE", "event-async", None),
+            ("DELETE", "event-async", None),  # 1204 failures
+        ]:
+            if path == "event-async" and method == "POST":
+                http.patch(f"/_sandbox/devices/{KR_AC}", json={"online": True})
+            answer = http.request(method, f"/v2/devices/{path}", headers=thinq_headers(), json=body)
+            assert answer.status_code == 202, answer.text
+            if path == "event-async" and method == "POST":
+                command = {"airConJobMode": {"currentJobMode": other_job_mode(http, bc)}}
+                http.post(f"/bc/v1/devices/{KR_AC}", headers=bc, json=command)
+            if path == "push-async" and method == "POST":
+                code = http.get(f"/bc/v1/devices/profile/{KR_FRIDGE}", headers=bc).json()
+                http.post(
+                    f"/_sandbox/devices/{KR_FRIDGE}/push",
+                    json={"code": code["response"]["notification"]["push"][0]},
+                )
+        control = {"deviceType": "DEVICE_AIR_CONDITIONER", "command": {"nope": {"x": 1}}}
+        http.post("/v2/devices/control-async", headers=thinq_headers(), json=control)
+        deadline = time.monotonic() + 10
+        while journal(http, status="pending"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        thinq_bodies = receiver.bodies()
+        partner_bodies = partner.bodies()
+    kinds = {push_type(b) for b in thinq_bodies}
+    assert kinds >= {
+        "DEVICE_PROFILE",
+        "DEVICE_STATUS",
+        "DEVICE_CONTROL",
+        "DEVICE_EVENT_SUBSCRIBED",
+        "DEVICE_EVENT_UNSUBSCRIBED",
+        "DEVICE_PUSH_SUBSCRIBED",
+        "DEVICE_PUSH_UNSUBSCRIBED",
+        "DEVICE_PUSH",
+    }
+    codes = {b["responseCode"] for b in thinq_bodies}
+    assert {"0000", "1222", "1207", "1204", "2207"} <= codes
+    for body in thinq_bodies:
+        assert thinq_problems(body) == [], body
+    assert {b["pushType"] for b in partner_bodies} == {"DEVICE_STATUS", "DEVICE_PUSH"}
+    for body in partner_bodies:
+        assert business_connect_problems(body) == [], body
+
+
+def test_schema_check_catches_a_broken_callback() -> None:
+    broken = {"messageId": "m", "requestId": "r", "response": {"pushType": "DEVICE_STATUS"}}
+    assert thinq_problems(broken)
+
+
+def test_user_push_subscribed_spelling_is_configurable(
+    http: httpx.Client, receiver: CallbackReceiver
+) -> None:
+    state = http.get("/_sandbox/state").json()
+    state["thinqAsync"]["pushSubscribedType"] = "USER_PUSH_SUBSCRIBED"
+    state["services"][0]["callbackUrl"] = receiver.url
+    assert http.post("/_sandbox/scenario", json=state).status_code == 200
+    request_id = accepted(http.post("/v2/devices/push-async", headers=(h := thinq_headers())), h)
+    bodies = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
+    assert {push_type(b) for b in bodies} == {"USER_PUSH_SUBSCRIBED"}
+    assert all(thinq_problems(b) == [] for b in bodies)
