@@ -26,14 +26,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def http(server: RunningServer) -> Iterator[httpx.Client]:
-    """A client on a sandbox freshly reset to the default scenario."""
+    """A client on a sandbox freshly loaded with the default scenario.
+
+    Loading (not just resetting) matters: a reset returns to the last scenario loaded,
+    which may be one an earlier test posted.
+    """
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        if client.get("/_sandbox/health").json()["scenario"] != "default":
-            answer = client.post(
-                "/_sandbox/scenario",
-                content=default_scenario().read_bytes(),
-                headers={"Content-Type": "application/yaml"},
-            )
-            assert answer.status_code == 200, answer.text
-        assert client.post("/_sandbox/reset").status_code == 200
+        answer = client.post(
+            "/_sandbox/scenario",
+            content=default_scenario().read_bytes(),
+            headers={"Content-Type": "application/yaml"},
+        )
+        assert answer.status_code == 200, answer.text
         yield client
