@@ -49,6 +49,7 @@ class CallbackReceiver:
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._on_receive: Callable[[Received], None] | None = None
 
     @property
     def url(self) -> str:
@@ -64,17 +65,24 @@ class CallbackReceiver:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
+        if scope["method"] == "GET":
+            # A person (or a benchmark) asking what arrived so far.
+            await self._answer_summary(send)
+            return
         raw = b"".join(chunks)
         try:
             body = json.loads(raw) if raw else None
         except json.JSONDecodeError:
             body = raw.decode("utf-8", "replace")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        received = Received(scope["path"], body, headers, time.monotonic())
         with self._lock:
             status = self.behaviour.next_status()
             delay = self.behaviour.delay
-            self.received.append(Received(scope["path"], body, headers, time.monotonic()))
+            self.received.append(received)
             self.answered.append(status)
+        if self._on_receive is not None:
+            self._on_receive(received)
         if delay:
             await asyncio.sleep(delay)
         await send(
@@ -85,6 +93,27 @@ class CallbackReceiver:
             }
         )
         await send({"type": "http.response.body", "body": b"{}"})
+
+    async def _answer_summary(self, send: Callable) -> None:
+        with self._lock:
+            summary = {
+                "count": len(self.received),
+                "answered": {str(c): self.answered.count(c) for c in set(self.answered)},
+                "last": [r.body for r in self.received[-20:]],
+            }
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": json.dumps(summary).encode()})
+
+    def serve_forever(self, on_receive: Callable[[Received], None] | None = None) -> None:
+        """Run in the foreground (``lgmock receiver``) until interrupted."""
+        self._on_receive = on_receive
+        uvicorn.run(self, host=self.host, port=self.port, log_level="warning", lifespan="off")
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 10.0) -> CallbackReceiver:

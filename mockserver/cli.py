@@ -33,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("dir", type=Path)
     build.set_defaults(run=_spec_build)
 
+    receiver = commands.add_parser(
+        "receiver", help="run a callback receiver that prints what the sandbox delivers"
+    )
+    receiver.add_argument("--host", default="127.0.0.1")
+    receiver.add_argument("--port", type=int, default=9000)
+    receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
+    receiver.set_defaults(run=_receiver)
+
     check = commands.add_parser("scenario", help="check a scenario file without serving it")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_scenario_check)
@@ -81,6 +89,27 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
             f"Authorization: Bearer {user.access_token}"
         )
     return "\n".join(lines)
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    import json
+
+    from contract_tests.receiver import CallbackReceiver, Received, push_type
+
+    def show(received: Received) -> None:
+        body = received.body
+        inner = body.get("response", body) if isinstance(body, dict) else {}
+        print(
+            f"{received.path} {push_type(body)} device={inner.get('deviceId')} "
+            f"requestId={body.get('requestId') if isinstance(body, dict) else None}\n"
+            f"  {json.dumps(body, ensure_ascii=False)[:400]}",
+            flush=True,
+        )
+
+    receiver = CallbackReceiver(args.host, args.port)
+    print(f"lgmock receiver on {receiver.url} (GET it for a summary); Ctrl-C to stop", flush=True)
+    receiver.serve_forever(None if args.quiet else show)
+    return 0
 
 
 def _spec_lint(_args: argparse.Namespace) -> int:
