@@ -118,3 +118,35 @@ def test_build_writes_every_document(tmp_path: Path) -> None:
     assert {"business-connect.yaml", "business-connect.openapi30.yaml", "sandbox.yaml"} <= written
     rebuilt = yaml.safe_load((tmp_path / "business-connect.yaml").read_text())
     assert rebuilt == specs.repaired_spec()
+
+
+def test_thinq_spec_validates_and_declares_every_operation_and_callback() -> None:
+    document = specs.thinq_spec()
+    assert list(OpenAPIV31SpecValidator(document).iter_errors()) == []
+    operations = {op["operationId"]: op for _, _, op in speclint._operations(document)}
+    assert len(operations) == 7
+    for operation in operations.values():
+        assert operation.get("callbacks"), operation["operationId"]
+    push_types = set(document["components"]["schemas"]["PushType"]["enum"])
+    assert {
+        "DEVICE_PROFILE",
+        "DEVICE_STATUS",
+        "DEVICE_CONTROL",
+        "DEVICE_EVENT_SUBSCRIBED",
+        "DEVICE_EVENT_UNSUBSCRIBED",
+        "DEVICE_PUSH_SUBSCRIBED",
+        "DEVICE_PUSH_UNSUBSCRIBED",
+    } <= push_types
+
+
+def test_thinq_paths_are_mounted_without_their_prefix() -> None:
+    converted = specs.for_connexion(specs.thinq_spec(), mount="/v2")
+    assert "/devices/status-async" in converted["paths"]
+    assert not any(path.startswith("/v2/") for path in converted["paths"])
+
+
+def test_literal_segments_route_before_templates() -> None:
+    paths = list(specs.for_connexion(specs.repaired_spec())["paths"])
+    assert paths.index("/v1/dr/events/{eventId}/targets/batch") < paths.index(
+        "/v1/dr/events/{eventId}/targets/{targetId}"
+    )
