@@ -8,6 +8,7 @@ of the API that was called.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -45,22 +46,26 @@ def snake_case(operation_id: str) -> str:
 class HandlerResolver(Resolver):
     """operationId ``getStatusOfDevice`` -> ``<module>.get_status_of_device``.
 
-    An operation without a handler yet answers 501 in the vendor's envelope, naming
-    itself, instead of stopping the server: it stays visibly missing.
+    An API's handlers may be split over several modules (one per API family); the first
+    module that defines the function wins. An operation without a handler yet answers
+    501 in the vendor's envelope, naming itself, instead of stopping the server: it
+    stays visibly missing.
     """
 
-    def __init__(self, module: str) -> None:
+    def __init__(self, *modules: str) -> None:
         super().__init__()
-        self.module = module
+        self.modules = modules
 
     def resolve_operation_id(self, operation: Any) -> str:
-        return f"{self.module}.{snake_case(operation.operation_id)}"
+        return snake_case(operation.operation_id)
 
     def resolve_function_from_operation_id(self, operation_id: str) -> Any:
-        try:
-            return super().resolve_function_from_operation_id(operation_id)
-        except ResolverError:
-            return _not_implemented(operation_id.rsplit(".", 1)[-1])
+        for module in self.modules:
+            try:
+                return super().resolve_function_from_operation_id(f"{module}.{operation_id}")
+            except ResolverError:
+                continue
+        return _not_implemented(operation_id)
 
 
 def _not_implemented(name: str) -> Any:
@@ -71,17 +76,37 @@ def _not_implemented(name: str) -> Any:
     return handler
 
 
+TICK_SECONDS = 0.5
+
+
 class CallContext:
-    """Outermost ASGI layer: request id, current sandbox, tracking headers on every answer."""
+    """Outermost ASGI layer: request id, current sandbox, tracking headers on every answer.
+
+    It also keeps time-driven behaviour current: the sandbox ticks before every request
+    (so a read never sees a state that is already overdue) and, once the first request
+    has started the loop's background task, every TICK_SECONDS.
+    """
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.runtime.sandbox.tick()
+            except Exception:  # a bug in one ticker must not stop time for the rest
+                log.exception("sandbox tick failed")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick_forever(), name="lgmock-ticker")
+        self.runtime.sandbox.tick()
         request_id = new_message_id()
         runtime_token = current_runtime.set(self.runtime)
         request_token = current_request_id.set(request_id)
@@ -190,7 +215,9 @@ def create_app(runtime: Runtime) -> ASGIApp:
         specs.for_connexion(specs.repaired_spec()),
         base_path=BC_BASE,
         name="business-connect",
-        resolver=HandlerResolver("mockserver.handlers.business_connect"),
+        resolver=HandlerResolver(
+            "mockserver.handlers.business_connect", "mockserver.handlers.dr"
+        ),
         **common,
     )
     app.add_api(

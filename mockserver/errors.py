@@ -394,8 +394,10 @@ def render_error(
 
 
 def _sandbox_status(error: ApiError) -> int:
-    if error.reason is Err.DEVICE_NOT_FOUND:
+    if error.reason in (Err.DEVICE_NOT_FOUND, Err.DR_ZIP_FILE_NOT_FOUND):
         return 404
+    if error.reason is Err.FORBIDDEN:
+        return 403
     if error.reason is Err.INTERNAL:
         return 500
     return STATUS_OVERRIDES.get(error.reason, 400)

@@ -130,8 +130,7 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
     _check_references(sandbox, document, source, problems)
     _load_delivery(sandbox, document.get("delivery") or {})
     _load_thinq(sandbox, document.get("thinqAsync") or {})
-    for key in ("groups", "users", "events"):
-        sandbox.dr[key] = list((document.get("dr") or {}).get(key, []))
+    problems.extend(sandbox.dr.load(document.get("dr") or {}, source))
     if problems:
         raise ScenarioError(source, problems)
     return sandbox
@@ -289,7 +288,7 @@ def export(sandbox: Sandbox) -> dict[str, Any]:
             name: getattr(sandbox.delivery, field) for name, field in DELIVERY_FIELDS.items()
         },
         "thinqAsync": _export_thinq(sandbox),
-        "dr": {key: list(value) for key, value in sandbox.dr.items()},
+        "dr": sandbox.dr.export(),
     }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
 from mockserver.backends.devices import DeviceStore
+from mockserver.backends.dr import DrBackend
 from mockserver.backends.thinq import ThinqBackend
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
@@ -22,8 +25,18 @@ class Sandbox:
         self.business_connect = BusinessConnectBackend(self.accounts, self.devices)
         self.thinq = ThinqBackend(self.accounts, self.devices, self.clock)
         self.delivery = DeliverySettings()
-        # DR entities are kept verbatim until the DR backend owns them.
-        self.dr: dict[str, list[dict[str, Any]]] = {"groups": [], "users": [], "events": []}
+        self.dr = DrBackend(self.accounts, self.devices, self.clock)
+        # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
+        # tick(): after every clock change, before every request, and periodically.
+        self._tickers: list[Callable[[datetime], None]] = [self.dr.tick]
+
+    def on_tick(self, ticker: Callable[[datetime], None]) -> None:
+        self._tickers.append(ticker)
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        for ticker in self._tickers:
+            ticker(now)
 
     def summary(self) -> dict[str, Any]:
         return {

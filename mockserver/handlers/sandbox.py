@@ -74,6 +74,8 @@ async def set_clock(body: dict[str, Any]) -> Reply:
         clock.advance(float(body["advance"]))
     if body.get("freeze") is False:
         clock.release()
+    # What became due at the new time happens now (expiries, DR windows, cycles).
+    current_runtime.get().sandbox.tick()
     return clock.to_dict(), 200, {}
 
 
@@ -138,3 +140,19 @@ async def change_device_state(device_id: str, body: Any) -> Reply:
 async def raise_device_push(device_id: str, body: dict[str, Any]) -> Reply:
     current_runtime.get().sandbox.devices.raise_push(device_id, body["code"])
     return {"deviceId": device_id, "code": body["code"]}, 200, {}
+
+
+# ---------------------------------------------------------------------- files
+
+
+async def download_file(filename: str, expires: int, signature: str) -> Any:
+    """A presigned download (DR data zips): the URL's signature and expiry are the key."""
+    from connexion.lifecycle import ConnexionResponse
+
+    content = current_runtime.get().sandbox.dr.open_file(filename, expires, signature)
+    return ConnexionResponse(
+        status_code=200,
+        body=content,
+        content_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
