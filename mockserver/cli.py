@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
     receiver.set_defaults(run=_receiver)
 
+    from contract_tests import cli as contract_cli
+
+    contract_cli.register(commands)
+
     check = commands.add_parser("scenario", help="check a scenario file without serving it")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_scenario_check)
