@@ -12,7 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mockserver import scenario
+from mockserver import scenario, simulation
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.notifications import Notifier
@@ -41,6 +41,7 @@ class Runtime:
             self.engine.clock = sandbox.clock
             self.engine.settings = sandbox.delivery
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
+        simulation.attach(sandbox)
         return sandbox
 
     @property
