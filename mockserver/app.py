@@ -8,7 +8,6 @@ of the API that was called.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -19,12 +18,12 @@ from connexion.exceptions import ProblemException, ResolverError
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from mockserver import specs
-from mockserver.errors import Api, ApiError, Err, api_for_path, new_message_id, render_error
+from mockserver.errors import ApiError, Err, api_for_path, new_message_id, render_error
+from mockserver.gateway import Gateway, note_refusal
 from mockserver.handlers.context import current_request_id, current_runtime
 from mockserver.runtime import Runtime
 from mockserver.validation import validator_map
@@ -76,65 +75,6 @@ def _not_implemented(name: str) -> Any:
     return handler
 
 
-TICK_SECONDS = 0.5
-
-
-class CallContext:
-    """Outermost ASGI layer: request id, current sandbox, tracking headers on every answer.
-
-    It also keeps time-driven behaviour current: the sandbox ticks before every request
-    (so a read never sees a state that is already overdue) and, once the first request
-    has started the loop's background task, every TICK_SECONDS.
-    """
-
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
-        self._ticker: asyncio.Task[None] | None = None
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            try:
-                self.runtime.sandbox.tick()
-            except Exception:  # a bug in one ticker must not stop time for the rest
-                log.exception("sandbox tick failed")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick_forever(), name="lgmock-ticker")
-        self.runtime.sandbox.tick()
-        request_id = new_message_id()
-        runtime_token = current_runtime.set(self.runtime)
-        request_token = current_request_id.set(request_id)
-        vendor = api_for_path(scope["path"]) is not Api.SANDBOX
-        message_id = _header(scope, b"x-message-id")
-
-        async def send_with_tracking(message: Message) -> None:
-            if message["type"] == "http.response.start" and vendor:
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Request-Id", request_id)
-                if message_id:
-                    headers.setdefault("X-Message-Id", message_id)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_tracking)
-        finally:
-            current_request_id.reset(request_token)
-            current_runtime.reset(runtime_token)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 # ---------------------------------------------------------------------- errors
 
 
@@ -148,6 +88,7 @@ def _respond(request: ConnexionRequest, error: ApiError) -> ConnexionResponse:
         request_id=current_request_id.get() or new_message_id(),
         timestamp=_timestamp(),
     )
+    note_refusal(error, rendered.headers.get("X-Response-Code", ""))
     return ConnexionResponse(
         status_code=rendered.status,
         body=json.dumps(rendered.body, ensure_ascii=False).encode(),
@@ -215,9 +156,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
         specs.for_connexion(specs.repaired_spec()),
         base_path=BC_BASE,
         name="business-connect",
-        resolver=HandlerResolver(
-            "mockserver.handlers.business_connect", "mockserver.handlers.dr"
-        ),
+        resolver=HandlerResolver("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
         **common,
     )
     app.add_api(
@@ -238,4 +177,4 @@ def create_app(runtime: Runtime) -> ASGIApp:
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return CallContext(app, runtime)
+    return Gateway(app, runtime)

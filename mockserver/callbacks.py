@@ -32,9 +32,11 @@ import aiohttp
 
 from mockserver.clock import SandboxClock
 from mockserver.errors import iso_timestamp
+from mockserver.faults import FaultRules
 
 log = logging.getLogger("lgmock.callbacks")
 
+REORDER_WAIT = 0.5  # seconds a "reorder" message waits for a message to overtake it
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -78,7 +80,10 @@ class Delivery:
     created_at: str
     status: str = PENDING
     attempts: list[Attempt] = field(default_factory=list)
-    done: asyncio.Event | None = field(default=None, repr=False)
+    # Set by a callback fault rule: wait before sending; let the next message overtake.
+    delay_ms: int = 0
+    reorder: bool = False
+    fault: str | None = None
 
     @property
     def lane(self) -> tuple[str, str | None]:
@@ -94,6 +99,7 @@ class Delivery:
             "createdAt": self.created_at,
             "status": self.status,
             "attempts": [a.to_dict() for a in self.attempts],
+            "fault": self.fault,
             "body": self.body,
         }
 
@@ -109,6 +115,7 @@ class DeliveryEngine:
         self._workers: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
+        self.faults: FaultRules | None = None
 
     # ------------------------------------------------------------------ intake
     def enqueue(
@@ -135,14 +142,41 @@ class DeliveryEngine:
             created_at=iso_timestamp(self.clock.now()),
         )
         self._remember(delivery)
-        if url:
-            self._schedule(delivery)
-        else:
-            delivery.status = FAILED
-            delivery.attempts.append(
-                Attempt(delivery.created_at, "no callback URL registered", None, 0.0)
+        if not url:
+            self._give_up(delivery, "no callback URL registered")
+            return delivery
+        rule = (
+            self.faults.fire("callback", {"deviceId": device_id, "kind": kind, "url": url})
+            if self.faults
+            else None
+        )
+        effect, value = next(iter(rule.effect.items())) if rule else (None, None)
+        if rule is not None:
+            delivery.fault = rule.id
+        if effect == "drop":
+            self._give_up(delivery, f"dropped by fault rule {rule.id}")
+            return delivery
+        delivery.delay_ms = int(value) if effect == "delay" else 0
+        delivery.reorder = effect == "reorder"
+        self._schedule(delivery)
+        if effect == "duplicate":
+            twin = Delivery(
+                id=f"cb-{next(self._ids)}",
+                url=url,
+                body=body,
+                kind=kind,
+                request_id=request_id,
+                device_id=device_id,
+                created_at=delivery.created_at,
+                fault=rule.id,
             )
+            self._remember(twin)
+            self._schedule(twin)
         return delivery
+
+    def _give_up(self, delivery: Delivery, outcome: str) -> None:
+        delivery.status = FAILED
+        delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again (given up, or delivered and wanted twice)."""
@@ -196,6 +230,19 @@ class DeliveryEngine:
                 self._lanes.pop(key, None)
                 continue
             delivery = lane[0]
+            if delivery.reorder:
+                # Fault rule "reorder": the next message of the lane overtakes this one;
+                # wait briefly for one when none is queued yet.
+                delivery.reorder = False
+                if len(lane) == 1:
+                    await asyncio.sleep(REORDER_WAIT)
+                if len(lane) > 1:
+                    lane[0], lane[1] = lane[1], lane[0]
+                    self._ready.put_nowait(key)
+                    continue
+            if delivery.delay_ms:
+                await asyncio.sleep(delivery.delay_ms / 1000)
+                delivery.delay_ms = 0
             finished = await self._attempt(delivery)
             if not finished:
                 # Retry later without holding a worker: the lane waits, others go on.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -57,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver.app import create_app
+    from mockserver.gateway import QuietDrops
     from mockserver.runtime import Runtime
 
     path = args.scenario or paths.default_scenario()
@@ -66,6 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"lgmock: scenario refused, not starting:\n{exc}", file=sys.stderr)
         return 2
     print(banner(runtime.sandbox, args.host, args.port), flush=True)
+    logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -15,20 +15,31 @@ from typing import Any
 from mockserver import scenario, simulation
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
+from mockserver.journal import Journal
 from mockserver.notifications import Notifier
 
 
 class Runtime:
-    def __init__(self, document: dict[str, Any], source: str, *, seed: int | None = None):
+    def __init__(
+        self,
+        document: dict[str, Any],
+        source: str,
+        *,
+        seed: int | None = None,
+        journal_cap: int | None = None,
+    ):
         self._seed_override = seed
         self.engine: DeliveryEngine | None = None
+        # The request journal outlives resets and scenario loads: a client's CI reads
+        # the contract report over a whole run that may reset between tests.
+        self.journal = Journal(journal_cap) if journal_cap else Journal()
         self.sandbox: Sandbox = self._build(document, source)
         self._document = copy.deepcopy(document)
         self._source = source
 
     @classmethod
-    def from_file(cls, path: Path, *, seed: int | None = None) -> Runtime:
-        return cls(scenario.read_file(path), str(path), seed=seed)
+    def from_file(cls, path: Path, *, seed: int | None = None, **options: Any) -> Runtime:
+        return cls(scenario.read_file(path), str(path), seed=seed, **options)
 
     def _build(self, document: dict[str, Any], source: str) -> Sandbox:
         if self._seed_override is not None:
@@ -40,9 +51,13 @@ class Runtime:
             self.engine.clear()
             self.engine.clock = sandbox.clock
             self.engine.settings = sandbox.delivery
+        self.engine.faults = sandbox.faults
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
         return sandbox
+
+    def tick(self) -> None:
+        self.sandbox.tick()
 
     @property
     def deliveries(self) -> DeliveryEngine:

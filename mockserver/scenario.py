@@ -129,6 +129,11 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
 
     _check_references(sandbox, document, source, problems)
     _load_delivery(sandbox, document.get("delivery") or {})
+    for index, rule in enumerate(document.get("faults", [])):
+        try:
+            sandbox.faults.add(rule)
+        except ApiError as exc:
+            problems.append(f"{source}: $.faults[{index}]: {exc.describe()}")
     _load_thinq(sandbox, document.get("thinqAsync") or {})
     problems.extend(sandbox.dr.load(document.get("dr") or {}, source))
     if problems:
@@ -202,6 +207,35 @@ def _check_references(
                 problems.append(
                     f"{source}: $.partners[{index}].pushSubscriptions: no device {device_id!r}"
                 )
+
+
+def add_device(sandbox: Sandbox, item: dict[str, Any], source: str = "<request body>") -> Device:
+    """One more device in a running sandbox, checked as a scenario's devices entry is."""
+    device_schema = _validator().schema["properties"]["devices"]["items"]
+    checker = Draft202012Validator(
+        {**device_schema, "$defs": _validator().schema["$defs"]},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    problems = [
+        f"{source}: {_pointer(e.absolute_path)}: {e.message}" for e in checker.iter_errors(item)
+    ]
+    if problems:
+        raise ScenarioError(source, problems)
+    device = _build_device(sandbox, item, f"{source}: $", problems)
+    if device is not None:
+        if device.owner and device.owner not in sandbox.accounts.users:
+            problems.append(f"{source}: $.owner: no user {device.owner!r}")
+        for partner_id in device.registered_to:
+            if partner_id not in sandbox.accounts.partners:
+                problems.append(f"{source}: $.registeredTo: no partner {partner_id!r}")
+        if device.parent_id and device.parent_id not in sandbox.devices.devices:
+            problems.append(f"{source}: $.parentId: no device {device.parent_id!r}")
+        if device.device_id in sandbox.devices.devices:
+            problems.append(f"{source}: $.deviceId: device {device.device_id!r} exists already")
+    if problems or device is None:
+        raise ScenarioError(source, problems)
+    sandbox.devices.add(device)
+    return device
 
 
 # scenario name -> DeliverySettings field
@@ -283,16 +317,17 @@ def export(sandbox: Sandbox) -> dict[str, Any]:
             }
             for u in accounts.users.values()
         ],
-        "devices": [_export_device(d) for d in sandbox.devices.devices.values()],
+        "devices": [export_device(d) for d in sandbox.devices.devices.values()],
         "delivery": {
             name: getattr(sandbox.delivery, field) for name, field in DELIVERY_FIELDS.items()
         },
         "thinqAsync": _export_thinq(sandbox),
+        "faults": sandbox.faults.export(),
         "dr": sandbox.dr.export(),
     }
 
 
-def _export_device(device: Device) -> dict[str, Any]:
+def export_device(device: Device) -> dict[str, Any]:
     return {
         "deviceId": device.device_id,
         "deviceType": device.device_type,

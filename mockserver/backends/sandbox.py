@@ -13,6 +13,7 @@ from mockserver.backends.dr import DrBackend
 from mockserver.backends.thinq import ThinqBackend
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
+from mockserver.faults import FaultRules
 
 
 class Sandbox:
@@ -26,6 +27,7 @@ class Sandbox:
         self.thinq = ThinqBackend(self.accounts, self.devices, self.clock)
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
+        self.faults = FaultRules(seed)
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
         # tick(): after every clock change, before every request, and periodically.
         self._tickers: list[Callable[[datetime], None]] = [self.dr.tick]

@@ -8,7 +8,7 @@ from typing import Any
 from connexion import request
 
 from mockserver import scenario
-from mockserver.errors import ApiError, Err
+from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, current_runtime
 
 
@@ -156,3 +156,81 @@ async def download_file(filename: str, expires: int, signature: str) -> Any:
         content_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# ---------------------------------------------------------------------- faults
+
+
+async def list_faults() -> Reply:
+    return {"items": current_runtime.get().sandbox.faults.export()}, 200, {}
+
+
+async def add_fault(body: dict[str, Any]) -> Reply:
+    rule = current_runtime.get().sandbox.faults.add(body)
+    return rule.to_dict(), 201, {}
+
+
+async def clear_faults() -> Reply:
+    current_runtime.get().sandbox.faults.clear()
+    return None, 204, {}
+
+
+async def remove_fault(fault_id: str) -> Reply:
+    current_runtime.get().sandbox.faults.remove(fault_id)
+    return None, 204, {}
+
+
+async def list_codes() -> Reply:
+    catalogues = {
+        api.value: [
+            {"code": info.code, "status": info.status, "title": info.title}
+            for info in codes.values()
+        ]
+        for api, (codes, _) in CATALOGUES.items()
+    }
+    return catalogues, 200, {}
+
+
+# ---------------------------------------------------------------------- journal
+
+
+async def list_journal(
+    operation_id: str | None = None,
+    status: int | None = None,
+    caller: str | None = None,
+    api: str | None = None,
+    since: str | None = None,
+    violations: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Reply:
+    found = current_runtime.get().journal.find(
+        operation_id=operation_id,
+        status=status,
+        caller=caller,
+        api=api,
+        since=since,
+        violations_only=violations,
+    )
+    found.reverse()  # newest first
+    page = found[offset : offset + limit]
+    return {"total": len(found), "items": [e.to_dict() for e in page]}, 200, {}
+
+
+async def clear_journal() -> Reply:
+    current_runtime.get().journal.clear()
+    return None, 204, {}
+
+
+# ---------------------------------------------------------------------- devices
+
+
+async def add_device(body: dict[str, Any]) -> Reply:
+    sandbox = current_runtime.get().sandbox
+    try:
+        device = scenario.add_device(sandbox, body)
+    except scenario.ScenarioError as exc:
+        raise ApiError(
+            Err.INVALID_BODY, "device refused, nothing changed", details=exc.problems
+        ) from exc
+    return scenario.export_device(device), 201, {}

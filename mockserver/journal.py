@@ -1,0 +1,151 @@
+"""The request journal: every vendor API call, what it asked, what it got, what was wrong.
+
+Entries keep raw bodies (cut at BODY_CAP bytes) and decode them only when read, so
+journaling costs the hot path a few dictionary writes. The journal is bounded: past
+``cap`` entries the oldest go first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+BODY_CAP = 64 * 1024
+DEFAULT_CAP = 10_000
+
+
+@dataclass
+class JournalEntry:
+    id: int
+    at: str  # sandbox clock, ISO-8601
+    api: str
+    operation_id: str | None
+    caller: str | None
+    method: str
+    path: str
+    query: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: bytes = b""
+    duration_ms: float = 0.0
+    # What the request got wrong against the spec (client faults only), and any
+    # injected fault that shaped the answer.
+    violations: list[dict[str, str]] = field(default_factory=list)
+    response_code: str | None = None
+    fault: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "api": self.api,
+            "operationId": self.operation_id,
+            "caller": self.caller,
+            "request": {
+                "method": self.method,
+                "path": self.path,
+                "query": self.query,
+                "headers": self.request_headers,
+                "body": _decode(self.request_body),
+            },
+            "response": {
+                "status": self.status,
+                "code": self.response_code,
+                "headers": self.response_headers,
+                "body": _decode(self.response_body),
+            },
+            "durationMs": round(self.duration_ms, 3),
+            "violations": self.violations,
+            "fault": self.fault,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
+        request, response = data["request"], data["response"]
+        return cls(
+            id=data["id"],
+            at=data["at"],
+            api=data["api"],
+            operation_id=data.get("operationId"),
+            caller=data.get("caller"),
+            method=request["method"],
+            path=request["path"],
+            query=request.get("query", ""),
+            request_headers=request.get("headers", {}),
+            request_body=_encode(request.get("body")),
+            status=response["status"],
+            response_headers=response.get("headers", {}),
+            response_body=_encode(response.get("body")),
+            duration_ms=data.get("durationMs", 0.0),
+            violations=data.get("violations", []),
+            response_code=response.get("code"),
+            fault=data.get("fault"),
+        )
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+def _encode(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+class Journal:
+    def __init__(self, cap: int = DEFAULT_CAP) -> None:
+        self.cap = cap
+        self.entries: deque[JournalEntry] = deque(maxlen=cap)
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def add(self, entry: JournalEntry) -> None:
+        self.entries.append(entry)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def find(
+        self,
+        *,
+        operation_id: str | None = None,
+        status: int | None = None,
+        caller: str | None = None,
+        since: str | None = None,
+        api: str | None = None,
+        violations_only: bool = False,
+    ) -> list[JournalEntry]:
+        return [
+            e
+            for e in self.entries
+            if (operation_id is None or e.operation_id == operation_id)
+            and (status is None or e.status == status)
+            and (caller is None or e.caller == caller)
+            and (since is None or e.at >= since)
+            and (api is None or e.api == api)
+            and (not violations_only or e.violations)
+        ]
+
+    def export(self) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.entries]
+
+    def restore(self, entries: list[dict[str, Any]]) -> None:
+        self.entries.clear()
+        for data in entries[-self.cap :]:
+            self.entries.append(JournalEntry.from_dict(data))
+        self._ids = itertools.count(max((e.id for e in self.entries), default=0) + 1)
