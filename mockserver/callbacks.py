@@ -310,6 +310,37 @@ class DeliveryEngine:
             return False
         return True
 
+    def restore(self, items: list[dict[str, Any]]) -> None:
+        """Take back a saved journal (state file); what was pending is sent on ``resume``."""
+        self.journal.clear()
+        for item in items:
+            delivery = Delivery(
+                id=item["id"],
+                url=item["url"],
+                body=item["body"],
+                kind=item["kind"],
+                request_id=item.get("requestId"),
+                device_id=item.get("deviceId"),
+                created_at=item["createdAt"],
+                status=item["status"],
+                attempts=[
+                    Attempt(a["at"], a["outcome"], a.get("statusCode"), a.get("latencyMs", 0.0))
+                    for a in item.get("attempts", [])
+                ],
+                fault=item.get("fault"),
+            )
+            self.journal[delivery.id] = delivery
+        numbers = [int(i.split("-")[-1]) for i in self.journal if i.split("-")[-1].isdigit()]
+        self._ids = itertools.count(max(numbers, default=0) + 1)
+
+    def resume(self) -> None:
+        """Send what the journal still owes (after a restart). Needs the running loop."""
+        for delivery in self.journal.values():
+            if delivery.status == PENDING and delivery.url and delivery.lane not in self._lanes:
+                self._schedule(delivery)
+            elif delivery.status == PENDING and delivery.url:
+                self._lanes[delivery.lane].append(delivery)
+
     def clear(self) -> None:
         """Forget the journal and drop what is queued (a sandbox reset)."""
         self.journal.clear()

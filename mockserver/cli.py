@@ -23,6 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--scenario", type=Path, help="scenario file (default: the built-in one)")
     serve.add_argument("--seed", type=int, help="override the scenario's seed")
+    serve.add_argument(
+        "--state-file",
+        type=Path,
+        help="restore the whole state from FILE if it exists; write it there on exit "
+        "(SIGTERM, SIGINT) and every few seconds",
+    )
+    serve.add_argument(
+        "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level")
     serve.set_defaults(run=_serve)
 
@@ -59,14 +68,26 @@ def _serve(args: argparse.Namespace) -> int:
 
     from mockserver.app import create_app
     from mockserver.gateway import QuietDrops
+    from mockserver.persistence import StateFileError
     from mockserver.runtime import Runtime
 
     path = args.scenario or paths.default_scenario()
     try:
-        runtime = Runtime.from_file(path, seed=args.seed)
+        if args.state_file and args.state_file.exists():
+            runtime = Runtime.from_state_file(args.state_file, journal_cap=args.journal_cap)
+            print(f"lgmock: state restored from {args.state_file}", flush=True)
+        else:
+            runtime = Runtime.from_file(path, seed=args.seed, journal_cap=args.journal_cap)
     except scenario.ScenarioError as exc:
         print(f"lgmock: scenario refused, not starting:\n{exc}", file=sys.stderr)
         return 2
+    except StateFileError as exc:
+        print(
+            f"lgmock: state file refused, not starting (it was left untouched):\n{exc}",
+            file=sys.stderr,
+        )
+        return 2
+    runtime.state_file = args.state_file
     print(banner(runtime.sandbox, args.host, args.port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)

@@ -96,8 +96,11 @@ class FaultRules:
         if name == "error":
             check_vendor_code(str(value), spec.get("match", {}).get("api"))
             effect["error"] = str(value)
+        rule_id = spec.get("id")
+        while not rule_id or (rule_id in self.rules and not spec.get("id")):
+            rule_id = f"fault-{next(self._ids)}"  # restored rules keep their ids
         rule = FaultRule(
-            id=spec.get("id") or f"fault-{next(self._ids)}",
+            id=rule_id,
             target=target,
             effect=effect,
             match={k: str(v) for k, v in (spec.get("match") or {}).items()},

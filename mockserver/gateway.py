@@ -39,6 +39,7 @@ from mockserver.runtime import Runtime
 log = logging.getLogger("lgmock")
 
 TICK_SECONDS = 0.5
+SAVE_SECONDS = 5.0  # how often the state file is written while serving
 # A value uvicorn treats as "close the connection, send nothing": an ASGI app must
 # return None, and uvicorn closes the transport without a response when it does not.
 DROP_CONNECTION = "lgmock: drop the connection"
@@ -86,19 +87,44 @@ class Gateway:
         self._ticker: asyncio.Task[None] | None = None
 
     async def _tick_forever(self) -> None:
+        last_save = time.monotonic()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.runtime.tick()
+                if time.monotonic() - last_save >= SAVE_SECONDS:
+                    last_save = time.monotonic()
+                    self.runtime.save()
             except Exception:  # a bug in one ticker must not stop time for the rest
                 log.exception("sandbox tick failed")
 
+    def _start(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick_forever(), name="lgmock-ticker")
+            self.runtime.started()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_and_act() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._start()
+            elif message["type"] == "lifespan.shutdown":
+                # uvicorn's answer to SIGTERM and SIGINT: write the state before exiting.
+                if self._ticker is not None:
+                    self._ticker.cancel()
+                self.runtime.save()
+            return message
+
+        await self.app(scope, receive_and_act, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return None
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return None
-        if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick_forever(), name="lgmock-ticker")
+        self._start()
         self.runtime.sandbox.tick()
         request_id = new_message_id()
         runtime_token = current_runtime.set(self.runtime)
@@ -260,8 +286,7 @@ class Gateway:
         body = json.dumps(rendered.body, ensure_ascii=False).encode()
         start = _start(rendered.status, len(body), "application/json")
         start["headers"] += [
-            (k.lower().encode("latin-1"), v.encode("latin-1"))
-            for k, v in rendered.headers.items()
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in rendered.headers.items()
         ]
         await send(start)
         await send({"type": "http.response.body", "body": body})

@@ -12,7 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mockserver import scenario, simulation
+from mockserver import persistence, scenario, simulation
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.journal import Journal
@@ -55,6 +55,33 @@ class Runtime:
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
         return sandbox
+
+    state_file: Path | None = None
+
+    @classmethod
+    def from_state_file(cls, path: Path, *, journal_cap: int | None = None) -> Runtime:
+        """Restore everything a state file holds; StateFileError if it cannot be used."""
+        data = persistence.read(path)
+        try:
+            runtime = cls(data["scenario"], f"{path} (scenario)", journal_cap=journal_cap)
+        except scenario.ScenarioError as exc:
+            raise persistence.StateFileError(
+                f"{path}: incompatible with this lgmock:\n{exc}"
+            ) from exc
+        try:
+            runtime.journal.restore(data["journal"])
+            runtime.deliveries.restore(data["callbacks"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise persistence.StateFileError(f"{path}: journal entries unreadable: {exc}") from exc
+        return runtime
+
+    def started(self) -> None:
+        """The server's loop is running: send what a restored journal still owes."""
+        self.deliveries.resume()
+
+    def save(self) -> None:
+        if self.state_file is not None:
+            persistence.save(self, self.state_file)
 
     def tick(self) -> None:
         self.sandbox.tick()
