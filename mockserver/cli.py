@@ -52,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     receiver.set_defaults(run=_receiver)
 
     from contract_tests import cli as contract_cli
+    from mockserver import control_cli
 
     contract_cli.register(commands)
+    control_cli.register(commands)
 
     check = commands.add_parser("scenario", help="check a scenario file without serving it")
     check.add_argument("file", type=Path)
