@@ -32,7 +32,7 @@ from mockserver.errors import (
     render_error,
 )
 from mockserver.faults import FaultRule, parse_prefer
-from mockserver.handlers.context import current_request_id, current_runtime
+from mockserver.handlers.context import current_headers, current_request_id, current_runtime
 from mockserver.journal import BODY_CAP, JournalEntry
 from mockserver.runtime import Runtime
 
@@ -162,6 +162,7 @@ class Gateway:
         )
         record: dict[str, Any] = {"violations": [], "code": None}
         record_token = current_record.set(record)
+        headers_token = current_headers.set(headers)
         message_id = headers.get("x-message-id")
         body_parts: list[bytes] = []
         response_parts: list[bytes] = []
@@ -201,6 +202,7 @@ class Gateway:
                 await self.app(scope, receive_journaled, send_journaled)
         finally:
             current_record.reset(record_token)
+            current_headers.reset(headers_token)
             entry.request_body = b"".join(body_parts)[:BODY_CAP]
             entry.response_body = b"".join(response_parts)[:BODY_CAP]
             entry.violations = record["violations"]

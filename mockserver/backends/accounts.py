@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import jwt
 
@@ -30,6 +31,7 @@ ROLE_FOR_FAMILY = {
     "dr": "getDrUsers",
 }
 ALL_ROLES = ["postToken", *ROLE_FOR_FAMILY.values()]
+TOKEN_CACHE_SIZE = 1024
 
 
 def signing_key(partner: Partner) -> bytes:
@@ -80,6 +82,7 @@ class Accounts:
         self.partners: dict[str, Partner] = {}
         self.services: dict[str, Service] = {}
         self.users: dict[str, User] = {}
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ lookups
     def add_partner(self, partner: Partner) -> None:
@@ -148,6 +151,27 @@ class Accounts:
     def verify_token(self, api_key: str | None, token: str | None, family: str) -> TokenClaims:
         """Check signature, issuer, key match, expiry (sandbox clock) and the family's role."""
         partner = self.partner_by_key(api_key)
+        cached = self._verified.get((partner.partner_id, token or ""))
+        claims = cached if cached is not None else self._decode(partner, token)
+        if claims["exp"] <= self.clock.timestamp():
+            raise ApiError(Err.TOKEN_EXPIRED, "X-Api-Token has expired", field="X-Api-Token")
+        if cached is None:
+            # A client sends the same token on every call for a day: checking its HMAC
+            # once per token is enough (the expiry above is checked every time).
+            if len(self._verified) >= TOKEN_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[(partner.partner_id, token or "")] = claims
+        roles = list(claims.get("roles") or [])
+        needed = ROLE_FOR_FAMILY.get(family)
+        if needed and needed not in roles:
+            raise ApiError(
+                Err.FORBIDDEN,
+                f"the token's roles {roles} lack {needed!r}, needed by the {family} API",
+            )
+        return TokenClaims(partner=partner, roles=roles, expires_at=float(claims["exp"]))
+
+    def _decode(self, partner: Partner, token: str | None) -> dict[str, Any]:
+        """The claims of a token signed for ``partner``, or the ApiError it deserves."""
         if not token:
             raise ApiError(Err.TOKEN_MISSING, "X-Api-Token is required", field="X-Api-Token")
         if token.count(".") != 2:
@@ -184,13 +208,4 @@ class Accounts:
                 "X-Api-Token was issued for another X-Api-Key",
                 field="X-Api-Token",
             )
-        if claims["exp"] <= self.clock.timestamp():
-            raise ApiError(Err.TOKEN_EXPIRED, "X-Api-Token has expired", field="X-Api-Token")
-        roles = list(claims.get("roles") or [])
-        needed = ROLE_FOR_FAMILY.get(family)
-        if needed and needed not in roles:
-            raise ApiError(
-                Err.FORBIDDEN,
-                f"the token's roles {roles} lack {needed!r}, needed by the {family} API",
-            )
-        return TokenClaims(partner=partner, roles=roles, expires_at=float(claims["exp"]))
+        return claims

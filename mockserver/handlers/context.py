@@ -17,6 +17,9 @@ from mockserver.runtime import Runtime
 
 current_runtime: ContextVar[Runtime] = ContextVar("current_runtime")
 current_request_id: ContextVar[str] = ContextVar("current_request_id", default="")
+# The request's headers, lower-cased, as the gateway read them: cheaper than asking
+# connexion's request proxy once per header (about 1% of a call each).
+current_headers: ContextVar[dict[str, str] | None] = ContextVar("current_headers", default=None)
 
 Reply = tuple[Any, int, dict[str, str]]
 
@@ -26,11 +29,14 @@ def sandbox() -> Sandbox:
 
 
 def header(name: str) -> str | None:
+    headers = current_headers.get()
+    if headers is not None:
+        return headers.get(name.lower())
     return request.headers.get(name)
 
 
 def message_id() -> str | None:
-    return request.headers.get("x-message-id")
+    return header("x-message-id")
 
 
 def now_timestamp() -> str:
