@@ -36,6 +36,17 @@ def thinq_accepted(message_id: str, request_id: str, timestamp: str) -> dict[str
     }
 
 
+def _about(push_type: str, device: Device, service_id: str, user_number: str) -> dict[str, Any]:
+    """What every ThinQ callback and message says about its device and caller."""
+    return {
+        "pushType": push_type,
+        "deviceId": device.device_id,
+        "deviceType": device.device_type,
+        "serviceId": service_id,
+        "userNumber": user_number,
+    }
+
+
 def thinq_callback(
     *,
     message_id: str,
@@ -49,13 +60,7 @@ def thinq_callback(
     error: ApiError | None = None,
 ) -> dict[str, Any]:
     """One device's callback: ``result`` on success, ``error`` and its code otherwise."""
-    response: dict[str, Any] = {
-        "pushType": push_type,
-        "deviceId": device.device_id,
-        "deviceType": device.device_type,
-        "serviceId": service_id,
-        "userNumber": user_number,
-    }
+    response = _about(push_type, device, service_id, user_number)
     if error is None:
         response["result"] = result if result is not None else {}
         code, status = SUCCESS, 200
@@ -83,13 +88,7 @@ def thinq_message(
     report: Any = None,
     push_code: str | None = None,
 ) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "pushType": push_type,
-        "deviceId": device.device_id,
-        "deviceType": device.device_type,
-        "serviceId": service_id,
-        "userNumber": user_number,
-    }
+    response = _about(push_type, device, service_id, user_number)
     if push_code is None:
         response["report"] = report
     else:

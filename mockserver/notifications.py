@@ -7,8 +7,10 @@ reaches ThinQ event subscribers and Business Connect push subscribers alike.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mockserver import messages
-from mockserver.backends.devices import DeviceChange, DevicePush
+from mockserver.backends.devices import Device, DeviceChange, DevicePush
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.errors import iso_timestamp
@@ -34,42 +36,41 @@ class Notifier:
         return iso_timestamp(self.sandbox.clock.now())
 
     def _thinq_events(self, change: DeviceChange) -> None:
-        for subscription in self.sandbox.thinq.event_subscribers(change.device):
-            service = self.sandbox.accounts.services.get(subscription.service_id)
-            body = messages.thinq_message(
-                push_type=STATE,
-                device=change.device,
-                service_id=subscription.service_id,
-                user_number=subscription.user_number,
-                timestamp=self._timestamp(),
-                report=change.changed,
-            )
-            self.engine.enqueue(
-                service.callback_url if service else None,
-                body,
-                kind=STATE,
-                device_id=change.device.device_id,
-            )
+        subscribers = [
+            (s.service_id, s.user_number)
+            for s in self.sandbox.thinq.event_subscribers(change.device)
+        ]
+        self._to_thinq(change.device, STATE, subscribers, report=change.changed)
 
     def _thinq_pushes(self, push: DevicePush) -> None:
-        for service_id, user_number in self.sandbox.thinq.push_subscribers(push.device):
+        subscribers = self.sandbox.thinq.push_subscribers(push.device)
+        self._to_thinq(push.device, PUSH, subscribers, push_code=push.code)
+
+    def _to_thinq(
+        self,
+        device: Device,
+        push_type: str,
+        subscribers: list[tuple[str, str]],
+        **content: Any,
+    ) -> None:
+        for service_id, user_number in subscribers:
             service = self.sandbox.accounts.services.get(service_id)
             body = messages.thinq_message(
-                push_type=PUSH,
-                device=push.device,
+                push_type=push_type,
+                device=device,
                 service_id=service_id,
                 user_number=user_number,
                 timestamp=self._timestamp(),
-                push_code=push.code,
+                **content,
             )
             self.engine.enqueue(
                 service.callback_url if service else None,
                 body,
-                kind=PUSH,
-                device_id=push.device.device_id,
+                kind=push_type,
+                device_id=device.device_id,
             )
 
-    def _business_connect(self, device_id: str, push_type: str, **content: object) -> None:
+    def _business_connect(self, device_id: str, push_type: str, **content: Any) -> None:
         device = self.sandbox.devices.get(device_id)
         for partner in self.sandbox.accounts.partners.values():
             if device_id not in partner.push_subscriptions:
