@@ -88,7 +88,13 @@ def _parameter_error(location: str, name: str, value: Any, fault: str) -> ApiErr
 
 class VendorJSONBodyValidator(JSONRequestBodyValidator):
     async def _parse(self, stream: Any, scope: Any) -> Any:
-        body = b"".join([message async for message in stream]).decode(self._encoding)
+        raw = b"".join([message async for message in stream])
+        try:
+            body = raw.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            raise ApiError(
+                Err.INVALID_BODY, f"request body is not valid {self._encoding}", field="body"
+            ) from exc
         if not body:
             return None
         try:

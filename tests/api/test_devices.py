@@ -233,3 +233,9 @@ def test_a_control_is_seen_by_every_account_that_reaches_the_device(http: httpx.
     assert http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=acme, json=command).status_code == 200
     seen = get_json(http, f"/bc/v1/devices/{OFFICE_AC}", viewer)
     assert seen["operation"]["airConOperationMode"] == "POWER_OFF"
+
+
+def test_body_that_is_not_utf8_is_4102_not_a_500(http: httpx.Client) -> None:
+    headers = {**bc_headers(http), "Content-Type": "application/json"}
+    answer = http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, content=b'{"\xff": 1}')
+    assert_refused(answer, 400, "4102", "not valid")

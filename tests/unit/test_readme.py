@@ -25,3 +25,11 @@ def test_readme_opens_with_serve_then_test() -> None:
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert readme_commands()[1] in ci
+
+
+def test_readme_names_every_documented_code() -> None:
+    from mockserver.errors import BC_CODES, THINQ_CODES
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [c for c in [*BC_CODES, *THINQ_CODES] if f"{c}" not in text]
+    assert missing == []

@@ -1,0 +1,341 @@
+"""DR event windows at work: which devices an event reaches, what its signals do to them
+on the sandbox clock, and the monitoring series recorded meanwhile.
+
+``DrBackend`` owns the DR state and its rules; this class runs the events over the
+devices and is driven by ``tick`` (the sandbox clock moved), ``settle`` (a DR call
+changed something) and ``heard`` (a device changed through any API). It shares the
+backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 to DR-09.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mockserver.backends import dr_signals as signals
+from mockserver.backends.devices import Device, DeviceChange, DevicePush, DeviceStore
+from mockserver.backends.dr_model import (
+    ACTIVE,
+    DEVICE,
+    FINISHED,
+    GROUP,
+    OPT_IN,
+    SCHEDULED,
+    SPECIFICITY,
+    USER,
+    Control,
+    DrEvent,
+    DrUser,
+    Series,
+    Target,
+    Touched,
+)
+from mockserver.clock import SandboxClock
+from mockserver.errors import ApiError
+from mockserver.profiles.values import same_value
+
+SAMPLE_INTERVAL_MS = 5 * 60 * 1000
+# Interval rows are the state repeated; past a week of them per device and event the
+# series keeps only changes, so a clock moved by a year does not write 100,000 rows.
+MAX_INTERVAL_ROWS = 7 * 24 * 12
+
+# Transition kinds in the order they run when due at the same instant: a device passes
+# from an event that ends to one that starts.
+END, SAMPLE, START = 0, 1, 2
+
+
+@dataclass
+class Member:
+    """A device an event reaches: through which targets, and whether it takes part."""
+
+    device: Device
+    user: DrUser
+    opt: str  # the most specific covering target's
+    covering: list[str]  # keys of every target that reaches it
+    participating: bool
+
+
+class EventWindows:
+    def __init__(
+        self,
+        devices: DeviceStore,
+        clock: SandboxClock,
+        users: dict[str, DrUser],
+        events: dict[str, DrEvent],
+    ) -> None:
+        self.devices = devices
+        self.clock = clock
+        self.users = users
+        self.events = events
+        # Set while a signal changes a device: those changes are recorded by the caller
+        # once, at the transition's instant, not by the listener at "now".
+        self._quiet = False
+        devices.on_change(self.heard)
+
+    def _now_ms(self) -> int:
+        return int(self.clock.timestamp() * 1000)
+
+    def _events_of(self, partner_id: str) -> Iterator[DrEvent]:
+        return (event for event in self.events.values() if event.partner_id == partner_id)
+
+    # ------------------------------------------------------------------ time
+
+    def tick(self, now: datetime) -> None:
+        """The sandbox clock reads ``now``: start or end event windows that are due."""
+        if not any(e.phase != FINISHED or e.controls for e in self.events.values()):
+            return
+        now_ms = int(now.timestamp() * 1000)
+        while (due := self._next_due(now_ms)) is not None:
+            at_ms, kind, event = due
+            self._transition(event, kind, at_ms)
+        self._reconcile(now_ms)
+
+    def settle(self) -> None:
+        """After a DR change: apply what became due, and record what it did to devices."""
+        self.tick(self.clock.now())
+        now_ms = self._now_ms()
+        for event in self.events.values():
+            if event.phase == ACTIVE:
+                self._record(event, now_ms, None, force=False)
+
+    def _next_due(self, now_ms: int) -> tuple[int, int, DrEvent] | None:
+        best: tuple[int, int, int, str] | None = None
+        found: DrEvent | None = None
+        for event in self.events.values():
+            if event.phase == SCHEDULED:
+                candidates = [(event.start_ms, START)]
+            elif event.phase == ACTIVE:
+                candidates = [(event.end_ms, END)]
+                sample_at = event.next_sample_ms
+                if sample_at is not None and sample_at < event.end_ms:
+                    candidates.append((sample_at, SAMPLE))
+            else:
+                continue
+            for at_ms, kind in candidates:
+                order = (at_ms, kind, event.start_ms, event.event_id)
+                if at_ms <= now_ms and (best is None or order < best):
+                    best, found = order, event
+        if best is None or found is None:
+            return None
+        return best[0], best[1], found
+
+    def _transition(self, event: DrEvent, kind: int, at_ms: int) -> None:
+        if kind == START:
+            event.phase = ACTIVE
+            event.next_sample_ms = event.start_ms + SAMPLE_INTERVAL_MS
+            self._reconcile(at_ms, skip=event)
+            self._record(event, at_ms, "start", force=True)
+        elif kind == SAMPLE:
+            self._record(event, at_ms, "interval", force=True)
+            taken = (at_ms - event.start_ms) // SAMPLE_INTERVAL_MS
+            # Past the cap no interval is due any more: a clock moved by years must not
+            # walk through millions of them.
+            event.next_sample_ms = at_ms + SAMPLE_INTERVAL_MS if taken < MAX_INTERVAL_ROWS else None
+        else:
+            event.phase, event.next_sample_ms = FINISHED, None
+            self._reconcile(at_ms, skip=event)
+            self._record(event, at_ms, "end", force=True)
+
+    # ------------------------------------------------------------------ devices
+
+    def _member(self, event: DrEvent, device: Device, user: DrUser) -> Member | None:
+        best: Target | None = None
+        covering = []
+        candidates = ((DEVICE, device.device_id), (USER, user.user_no), (GROUP, user.group_id))
+        for kind, target_id in candidates:
+            target = event.targets.get(target_id) if target_id else None
+            if target is None or target.type != kind:
+                continue
+            covering.append(target.key)
+            if best is None or SPECIFICITY[kind] > SPECIFICITY[best.type]:
+                best = target
+        if best is None:
+            return None
+        participating = (
+            best.opt == OPT_IN
+            and device.device_id not in user.excluded_devices
+            and any(s.matches(device.device_type, device.model_name) for s in event.signals)
+        )
+        return Member(device, user, best.opt, covering, participating)
+
+    def members(self, event: DrEvent) -> dict[str, Member]:
+        users = {u.user_no: u for u in self.users.values() if u.partner_id == event.partner_id}
+        if not users or not event.targets:
+            return {}
+        members = {}
+        for device in self.devices.devices.values():
+            user = users.get(device.owner) if device.owner else None
+            member = self._member(event, device, user) if user else None
+            if member is not None:
+                members[device.device_id] = member
+        return members
+
+    def taking_part(self) -> dict[str, tuple[DrEvent, Member]]:
+        """Which event each device takes part in now: the earliest-started active one."""
+        active = sorted(
+            (e for e in self.events.values() if e.phase == ACTIVE),
+            key=lambda e: (e.start_ms, e.event_id),
+        )
+        desired: dict[str, tuple[DrEvent, Member]] = {}
+        for event in active:
+            for device_id, member in self.members(event).items():
+                if member.participating and device_id not in desired:
+                    desired[device_id] = (event, member)
+        return desired
+
+    def _reconcile(self, at_ms: int, skip: DrEvent | None = None) -> None:
+        """Make devices match the events: release, apply, keep within bounds; record it."""
+        desired = self.taking_part()
+        changed: list[tuple[DrEvent, Member]] = []
+        for event in self.events.values():
+            for device_id in list(event.controls):
+                wanted = desired.get(device_id)
+                if wanted is None or wanted[0] is not event:
+                    self._release(event, device_id)
+                    member = self._member_now(event, device_id)
+                    if member is not None:
+                        changed.append((event, member))
+        for device_id, (event, member) in desired.items():
+            if not member.device.online:
+                continue  # a signal cannot reach it; it is applied once it is back
+            control = event.controls.get(device_id)
+            fresh = control is None
+            if control is None:
+                control = event.controls[device_id] = Control()
+            if self._enforce(event, member.device, control) or fresh:
+                changed.append((event, member))
+        for event, member in changed:
+            if event is not skip and event.phase == ACTIVE:
+                self._append(event, self._series(event, member), member, at_ms, None, False)
+
+    def _member_now(self, event: DrEvent, device_id: str) -> Member | None:
+        device = self.devices.devices.get(device_id)
+        user = self.users.get(device.owner) if device and device.owner else None
+        if device is None or user is None or user.partner_id != event.partner_id:
+            return None
+        return self._member(event, device, user)
+
+    def _enforce(self, event: DrEvent, device: Device, control: Control) -> bool:
+        matching = [s for s in event.signals if s.matches(device.device_type, device.model_name)]
+        changed = False
+        for planned in signals.plan(device, matching):
+            if not self._change(device, planned.ref.command(planned.new)):
+                continue
+            changed = True
+            touched = control.touched.get(planned.key)
+            if touched is None:
+                ref = planned.ref
+                control.touched[planned.key] = Touched(
+                    ref.location,
+                    ref.resource,
+                    ref.key_field,
+                    ref.key,
+                    ref.name,
+                    planned.current,
+                    planned.restore,
+                )
+            elif planned.restore:
+                touched.restore = True
+        return changed
+
+    def _release(self, event: DrEvent, device_id: str) -> None:
+        control = event.controls.pop(device_id)
+        device = self.devices.devices.get(device_id)
+        if device is None:
+            return
+        for touched in control.touched.values():
+            if not touched.restore:
+                continue
+            current = signals.read_value(
+                device,
+                touched.location,
+                touched.resource,
+                touched.key_field,
+                touched.key,
+                touched.attribute,
+            )
+            if not same_value(current, touched.previous):
+                self._change(device, signals.command_for(touched, touched.previous))
+
+    def _change(self, device: Device, change: dict[str, Any]) -> bool:
+        """A signal's change, through the simulator like any device-side change."""
+        self._quiet = True
+        try:
+            self.devices.change_from_device(device.device_id, change)
+            return True
+        except ApiError:
+            # The profile refused (an excluded value, say): the device keeps its value.
+            return False
+        finally:
+            self._quiet = False
+
+    # ------------------------------------------------------------------ monitoring
+
+    def _series(self, event: DrEvent, member: Member) -> Series:
+        series = event.series.get(member.device.device_id)
+        if series is None:
+            series = event.series[member.device.device_id] = new_series(member)
+        for key in member.covering:
+            if key not in series.targets:
+                series.targets.append(key)
+        return series
+
+    def _record(self, event: DrEvent, at_ms: int, reason: str | None, *, force: bool) -> None:
+        for member in self.members(event).values():
+            self._append(event, self._series(event, member), member, at_ms, reason, force)
+
+    def _append(
+        self,
+        event: DrEvent,
+        series: Series,
+        member: Member,
+        at_ms: int,
+        reason: str | None,
+        force: bool,
+    ) -> None:
+        last = series.rows[-1] if series.rows else None
+        if last is not None:
+            at_ms = max(at_ms, int(last["epochMs"]))
+        participating = member.device.device_id in event.controls
+        row = signals.sample(member.device, at_ms, reason or "change", member.opt, participating)
+        if not force and last is not None and signals.same_reading(row, last):
+            return
+        if reason is None and last is not None:
+            if last.get("opt") != row["opt"]:
+                row["reason"] = "opt"
+            elif last.get("participating") != row["participating"]:
+                row["reason"] = "control"
+        if reason == "interval":
+            if series.interval_rows >= MAX_INTERVAL_ROWS:
+                return
+            series.interval_rows += 1
+        series.rows.append(row)
+
+    def heard(self, change: DeviceChange | DevicePush) -> None:
+        """A device changed (any API, the control API, a timer): record it in open events."""
+        if self._quiet or not isinstance(change, DeviceChange):
+            return
+        device = change.device
+        user = self.users.get(device.owner) if device.owner else None
+        if user is None:
+            return
+        now_ms = self._now_ms()
+        for event in self._events_of(user.partner_id):
+            if event.phase != ACTIVE:
+                continue
+            member = self._member(event, device, user)
+            if member is not None:
+                self._append(event, self._series(event, member), member, now_ms, None, False)
+
+
+def new_series(member: Member) -> Series:
+    device = member.device
+    return Series(
+        member.user.user_no,
+        device.device_type,
+        device.model_name,
+        device.alias,
+        targets=list(member.covering),
+    )
