@@ -1,10 +1,358 @@
-"""`lgmock contract ...`: the contract test kit's commands (registered by mockserver.cli)."""
+"""`lgmock contract ...`: the contract test kit's commands (registered by mockserver.cli).
+
+Exit status: 0 when everything passed (skips allowed), 1 when a check failed, 2 when the
+run could not start as configured (the message says what to change).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from contract_tests.credentials import ENVIRONMENT
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     contract = commands.add_parser("contract", help="contract test kit")
-    contract.add_subparsers(dest="contract_command", required=True)
+    kit = contract.add_subparsers(dest="contract_command", required=True)
+    _server_parser(kit)
+    _callbacks_parser(kit)
+    _report_parser(kit)
+
+
+# ------------------------------------------------------------------------- report
+
+
+def _report_parser(kit: argparse._SubParsersAction) -> None:
+    report = kit.add_parser(
+        "report",
+        help="gate a client's CI on what it did against the sandbox (from the journal)",
+        description=(
+            "Per operation of both APIs: calls, spec violations in the client's requests "
+            "(with the offending field), documented error codes met, coverage. Exit 1 when "
+            "the client violated the contract or missed a threshold."
+        ),
+    )
+    report.add_argument(
+        "--url",
+        default=os.environ.get("LGMOCK_SANDBOX_URL", "http://127.0.0.1:8080"),
+        help="the sandbox the client ran against (env LGMOCK_SANDBOX_URL)",
+    )
+    report.add_argument("--format", choices=["md", "json"], default="md")
+    report.add_argument("--output", type=Path, help="also write the report to FILE")
+    report.add_argument(
+        "--max-violations", type=int, default=0, help="violations tolerated (default 0)"
+    )
+    report.add_argument(
+        "--min-operation-coverage",
+        type=float,
+        default=0.0,
+        help="percent of operations the client must call (default 0)",
+    )
+    report.add_argument(
+        "--min-code-coverage",
+        type=float,
+        default=0.0,
+        help="percent of documented error codes the client must meet (default 0)",
+    )
+    report.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import httpx
+
+    from contract_tests.client_report import Thresholds, build, fetch_journal, render
+
+    thresholds = Thresholds(
+        max_violations=args.max_violations,
+        min_operation_coverage=args.min_operation_coverage,
+        min_code_coverage=args.min_code_coverage,
+    )
+    try:
+        report = build(fetch_journal(args.url))
+    except httpx.HTTPError as exc:
+        print(
+            f"lgmock contract report: cannot read {args.url}/_sandbox/journal: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    text = render(report, thresholds, args.format)
+    print(text)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    return 1 if report.failures(thresholds) else 0
+
+
+# ------------------------------------------------------------------------- server
+
+
+def _server_parser(kit: argparse._SubParsersAction) -> None:
+    from contract_tests.conformance import DEFAULT_CHECKS, LEFT_OUT, PHASES
+
+    server = kit.add_parser(
+        "server",
+        help="prove a server implements the Business Connect and ThinQ specs",
+        description=(
+            "Schemathesis over both specs plus domain checks, against any server. "
+            "Credentials: the options, else LGMOCK_* variables, else the built-in default "
+            "scenario's. Against an lgmock sandbox the run resets it before and after."
+        ),
+    )
+    server.add_argument(
+        "--base-url",
+        default=os.environ.get("LGMOCK_BASE_URL"),
+        help="server under test, e.g. http://127.0.0.1:8080 (env LGMOCK_BASE_URL)",
+    )
+    server.add_argument(
+        "--api", choices=["bc", "thinq", "all"], default="all", help="what to test (default all)"
+    )
+    server.add_argument("--bc-url", help="Business Connect base URL (default: BASE/bc)")
+    server.add_argument("--thinq-url", help="ThinQ base URL (default: BASE)")
+    _credential_options(server)
+    tuning = server.add_argument_group("generation (keep CI bounded)")
+    tuning.add_argument(
+        "--max-examples", type=int, default=10, help="per operation and phase (default 10)"
+    )
+    tuning.add_argument(
+        "--max-time", type=float, default=120.0, help="seconds of schemathesis per API (120)"
+    )
+    tuning.add_argument(
+        "--mode",
+        choices=["positive", "negative", "all"],
+        default="all",
+        help="valid requests, invalid ones, or both (default all)",
+    )
+    tuning.add_argument(
+        "--phases", default=",".join(PHASES), help=f"comma-separated (default {','.join(PHASES)})"
+    )
+    tuning.add_argument(
+        "--checks",
+        default=",".join(DEFAULT_CHECKS),
+        help=f"schemathesis checks, comma-separated (default {','.join(DEFAULT_CHECKS)}); "
+        "left out as unsound for these APIs: "
+        + "; ".join(f"{name} ({why})" for name, why in LEFT_OUT.items()),
+    )
+    tuning.add_argument("--seed", type=int, help="make generation reproducible")
+    tuning.add_argument("--request-timeout", type=float, default=10.0, help="seconds (10)")
+    tuning.add_argument(
+        "--include-operation",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="fuzz only this operation (repeatable), e.g. getDevices",
+    )
+    tuning.add_argument(
+        "--exclude-operation",
+        action="append",
+        default=[],
+        metavar="OPERATION_ID",
+        help="do not fuzz this operation (repeatable)",
+    )
+    server.add_argument(
+        "--skip-unimplemented",
+        action="store_true",
+        help="report operations answering 501 as skipped (with a note) instead of failed",
+    )
+    server.add_argument("--no-schemathesis", action="store_true", help="domain checks only")
+    server.add_argument("--no-domain", action="store_true", help="schemathesis only")
+    server.add_argument(
+        "--no-reset", action="store_true", help="do not reset a sandbox before and after"
+    )
+    callbacks = server.add_argument_group("callbacks (ThinQ domain checks)")
+    callbacks.add_argument(
+        "--callback-url",
+        help="for a server that is not a sandbox: the callback URL registered for the "
+        "service, which must reach the receiver this run starts",
+    )
+    callbacks.add_argument(
+        "--receiver-host", default="127.0.0.1", help="where the receiver listens (127.0.0.1)"
+    )
+    callbacks.add_argument(
+        "--receiver-port", type=int, default=0, help="where it listens (default: a free port)"
+    )
+    callbacks.add_argument(
+        "--callback-timeout", type=float, default=10.0, help="seconds to wait for callbacks (10)"
+    )
+    _output_options(server)
+    server.set_defaults(run=_run_server)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    missing = _missing("schemathesis", "hypothesis")
+    if missing:
+        return _refuse(missing)
+    from contract_tests.conformance import ConformanceOptions
+    from contract_tests.credentials import Credentials
+    from contract_tests.lgapi import KitError
+    from contract_tests.server_suite import APIS, ServerSuiteOptions, run_server_suite
+
+    if not args.base_url:
+        return _refuse("--base-url is required (or set LGMOCK_BASE_URL)")
+    options = ServerSuiteOptions(
+        base_url=args.base_url,
+        apis=APIS if args.api == "all" else (args.api,),
+        credentials=Credentials.resolve(vars(args)),
+        bc_url=args.bc_url,
+        thinq_url=args.thinq_url,
+        conformance=ConformanceOptions(
+            max_examples=args.max_examples,
+            max_time=args.max_time,
+            mode=args.mode,
+            phases=_listed(args.phases),
+            checks=_listed(args.checks),
+            seed=args.seed,
+            skip_unimplemented=args.skip_unimplemented,
+            request_timeout=args.request_timeout,
+            include=tuple(args.include_operation),
+            exclude=tuple(args.exclude_operation),
+        ),
+        schemathesis=not args.no_schemathesis,
+        domain=not args.no_domain,
+        callback_url=args.callback_url,
+        receiver_host=args.receiver_host,
+        receiver_port=args.receiver_port,
+        callback_timeout=args.callback_timeout,
+        reset=not args.no_reset,
+    )
+    try:
+        report = run_server_suite(options, progress=_progress)
+    except (KitError, ValueError) as exc:
+        return _refuse(str(exc))
+    return _finish(report, args)
+
+
+# ------------------------------------------------------------------------- callbacks
+
+
+def _callbacks_parser(kit: argparse._SubParsersAction) -> None:
+    callbacks = kit.add_parser(
+        "callbacks",
+        help="prove a callback receiver takes every callback the platform may send",
+        description=(
+            "POSTs hypothesis-generated, spec-valid callbacks to a receiver: every pushType, "
+            "success and per-device failures, unknown fields, unicode, large results, "
+            "duplicate and out-of-order delivery. The receiver must answer 2xx in time and "
+            "stay up; a failure is shown with the smallest payload that causes it."
+        ),
+    )
+    callbacks.add_argument("--target", required=True, help="the receiver's URL")
+    callbacks.add_argument(
+        "--api",
+        choices=["thinq", "bc", "all"],
+        default="thinq",
+        help="ThinQ callbacks and messages, Business Connect push messages, or both "
+        "(default thinq)",
+    )
+    callbacks.add_argument(
+        "--bc-target", help="where Business Connect push messages go (default: --target)"
+    )
+    callbacks.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds a delivery may take (default 5)"
+    )
+    callbacks.add_argument(
+        "--max-examples", type=int, default=20, help="per kind of delivery (default 20)"
+    )
+    callbacks.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=256 * 1024,
+        help="largest result to send (default 262144)",
+    )
+    callbacks.add_argument(
+        "--shrink-time",
+        type=float,
+        default=20.0,
+        help="seconds per kind spent shrinking a failure to its smallest payload (default 20)",
+    )
+    callbacks.add_argument("--seed", type=int, help="make generation reproducible")
+    callbacks.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="extra header on every delivery (repeatable), e.g. a shared secret",
+    )
+    _output_options(callbacks)
+    callbacks.set_defaults(run=_run_callbacks)
+
+
+def _run_callbacks(args: argparse.Namespace) -> int:
+    missing = _missing("hypothesis")
+    if missing:
+        return _refuse(missing)
+    from contract_tests.callback_tester import CallbackTester, CallbackTesterOptions
+
+    targets = {}
+    if args.api in ("thinq", "all"):
+        targets["thinq"] = args.target
+    if args.api in ("bc", "all"):
+        targets["bc"] = args.bc_target or args.target
+    headers = {}
+    for item in args.header:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            return _refuse(f"--header {item!r}: write it as NAME:VALUE")
+        headers[name.strip()] = value.strip()
+    options = CallbackTesterOptions(
+        targets=targets,
+        timeout=args.timeout,
+        max_examples=args.max_examples,
+        max_body_bytes=args.max_body_bytes,
+        seed=args.seed,
+        headers=headers,
+        shrink_time=args.shrink_time,
+    )
+    print(f"lgmock contract callbacks: sending to {', '.join(targets.values())}", flush=True)
+    return _finish(CallbackTester(options, progress=_progress).run(), args)
+
+
+# ------------------------------------------------------------------------- shared
+
+
+def _credential_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "credentials (default: environment, then the built-in default scenario)"
+    )
+    for name, variable in ENVIRONMENT.items():
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"env {variable}")
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--junit-xml", type=Path, metavar="FILE", help="write JUnit XML here")
+    parser.add_argument(
+        "--summary", type=Path, metavar="FILE", help="write the Markdown summary here"
+    )
+
+
+def _finish(report: object, args: argparse.Namespace) -> int:
+    from contract_tests.report import Report
+
+    assert isinstance(report, Report)
+    report.write(junit_xml=args.junit_xml, summary=args.summary)
+    print("\n" + report.markdown(), flush=True)
+    return 0 if report.ok else 1
+
+
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _missing(*modules: str) -> str:
+    """Why the kit cannot run here, if a package of lgmock's `test` extra is missing."""
+    import importlib.util
+
+    absent = [name for name in modules if importlib.util.find_spec(name) is None]
+    if not absent:
+        return ""
+    return f"{', '.join(absent)} not installed: pip install 'lgmock[test]'"
+
+
+def _refuse(message: str) -> int:
+    print(f"lgmock contract: {message}", file=sys.stderr)
+    return 2

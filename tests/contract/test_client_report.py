@@ -39,3 +39,40 @@ def test_codes_met_and_coverage_thresholds(http: httpx.Client) -> None:
     assert 0 < report.code_coverage() < 100
     assert report.failures(Thresholds(min_operation_coverage=90))
     assert report.failures(Thresholds(min_code_coverage=99))
+
+
+def test_report_command_gates_on_violations(tmp_path, server) -> None:
+    import json
+    import subprocess
+
+    from tests.support import lgmock_command
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*lgmock_command(), "contract", "report", "--url", server.base_url, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    with httpx.Client(base_url=server.base_url) as http:
+        http.delete("/_sandbox/journal")
+        headers = bc_headers(http)
+        http.get("/bc/v1/devices", headers=headers)
+        clean = report("--format", "json")
+        assert clean.returncode == 0, clean.stderr
+        assert json.loads(clean.stdout)["passed"] is True
+        http.get("/bc/v1/devices", headers={**headers, "X-Message-Id": "short"})
+    output = tmp_path / "report.md"
+    failed = report("--output", str(output))
+    assert failed.returncode == 1
+    assert "X-Message-Id" in output.read_text() and "**FAILED**" in failed.stdout
+    assert report("--max-violations", "1").returncode == 0
+    assert report("--min-operation-coverage", "50", "--max-violations", "9").returncode == 1
+    unreachable = subprocess.run(
+        [*lgmock_command(), "contract", "report", "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unreachable.returncode == 2

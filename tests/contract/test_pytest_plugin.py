@@ -1,0 +1,192 @@
+"""The pytest plugin: `lg_sandbox` and `callback_receiver`, and what they cost when unused."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from contract_tests import pytest_plugin
+from contract_tests.sandbox import Sandbox, SandboxReceiver
+from mockserver.paths import default_scenario
+
+pytest_plugins = ["pytester"]
+
+FRIDGE_ONLY = {
+    "name": "fridge-only",
+    "partners": [
+        {"partnerId": "p1", "apiKey": "k1", "apiSecret": "s1", "roles": ["postToken", "getDevices"]}
+    ],
+    "services": [{"serviceId": "svc", "serviceKey": "svc-key", "callbackUrl": None}],
+    "users": [{"userNumber": "KR2024000000009", "accessToken": "tok-9", "countryCode": "KR"}],
+    "devices": [
+        {
+            "deviceId": "fridge-1",
+            "deviceType": "DEVICE_REFRIGERATOR",
+            "owner": "KR2024000000009",
+            "registeredTo": ["p1"],
+            "profile": "refrigerator/basic.json",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def sandbox(lg_sandbox: Sandbox) -> Sandbox:
+    lg_sandbox.reset()
+    return lg_sandbox
+
+
+@pytest.fixture
+def restores_default(lg_sandbox: Sandbox) -> Iterator[None]:
+    """For tests that load another scenario: later tests find the default one again."""
+    yield
+    lg_sandbox.load_scenario(default_scenario())
+
+
+def test_urls_and_credentials_of_the_loaded_scenario(sandbox: Sandbox) -> None:
+    assert sandbox.bc_url == f"{sandbox.base_url}/bc/v1"
+    assert sandbox.thinq_url == f"{sandbox.base_url}/v2"
+    assert sandbox.process is not None  # the plugin started it
+    who = sandbox.credentials
+    assert (who.api_key, who.service_id, who.country) == (
+        "acme-api-key-0001",
+        "acme-thinq-service",
+        "KR",
+    )
+    answer = httpx.get(f"{sandbox.bc_url}/devices", headers=sandbox.bc_headers())
+    assert answer.status_code == 200
+    assert sandbox.bc_headers()["X-Message-Id"] != sandbox.bc_headers()["X-Message-Id"]
+
+
+def test_load_scenario_takes_a_dict_a_path_or_yaml(
+    sandbox: Sandbox, restores_default: None, tmp_path: Path
+) -> None:
+    sandbox.load_scenario(FRIDGE_ONLY)
+    assert [d["deviceId"] for d in sandbox.devices()] == ["fridge-1"]
+    assert sandbox.credentials.api_key == "k1"
+    path = tmp_path / "fridge.yaml"
+    path.write_text(yaml.safe_dump({**FRIDGE_ONLY, "name": "from-a-file"}))
+    assert sandbox.load_scenario(path)["scenario"] == "from-a-file"
+    assert sandbox.load_scenario(yaml.safe_dump(FRIDGE_ONLY))["scenario"] == "fridge-only"
+
+
+def test_clock_online_and_tokens(sandbox: Sandbox) -> None:
+    headers = sandbox.bc_headers()
+    sandbox.advance_clock(24 * 3600 + 1)
+    expired = httpx.get(f"{sandbox.bc_url}/devices", headers=headers)
+    assert (expired.status_code, expired.headers["X-Response-Code"]) == (401, "4201")
+    device = sandbox.devices(owner=sandbox.credentials.user_number)[0]["deviceId"]
+    sandbox.set_online(device, False)
+    assert next(d for d in sandbox.state()["devices"] if d["deviceId"] == device)["online"] is False
+
+
+def test_faults_through_the_control_api(sandbox: Sandbox) -> None:
+    try:
+        rule = sandbox.add_fault(match={"operationId": "getDevices"}, effect={"error": "4201"})
+    except NotImplementedError as exc:
+        assert "fault API" in str(exc)
+        return
+    try:
+        answer = httpx.get(f"{sandbox.bc_url}/devices", headers=sandbox.bc_headers())
+        assert answer.status_code == 401 and rule["id"]
+    finally:
+        sandbox.clear_faults()
+
+
+def test_callback_receiver_gets_callbacks_and_survives_a_reset(
+    sandbox: Sandbox, callback_receiver: SandboxReceiver
+) -> None:
+    service = sandbox.state()["services"][0]
+    assert service["callbackUrl"] == callback_receiver.thinq_url
+    sandbox.reset()  # the scenario's URLs come back, and the receiver registers again
+    assert sandbox.state()["services"][0]["callbackUrl"] == callback_receiver.thinq_url
+    answer = httpx.post(
+        f"{sandbox.thinq_url}/devices/status-async", headers=sandbox.thinq_headers()
+    )
+    request_id = answer.json()["requestId"]
+    owned = sandbox.devices(owner=sandbox.credentials.user_number)
+    callbacks = callback_receiver.wait_for_request(request_id, count=len(owned))
+    assert len(callbacks) == len(owned)
+    journal = sandbox.callbacks(requestId=request_id)
+    assert {entry["status"] for entry in journal} <= {"delivered", "pending"}
+    assert callback_receiver.thinq_bodies() and not callback_receiver.bc_bodies()
+
+
+def test_callback_receiver_gives_the_urls_back(lg_sandbox: Sandbox) -> None:
+    lg_sandbox.reset()
+    receiver = SandboxReceiver().start()
+    try:
+        receiver.attach(lg_sandbox)
+        receiver.detach()
+    finally:
+        receiver.stop()
+    state = lg_sandbox.state()
+    assert state["services"][0]["callbackUrl"] == "http://127.0.0.1:9000/thinq"
+    assert state["partners"][0]["callbackUrl"] == "http://127.0.0.1:9000/lg"
+
+
+def test_fixture_names_leave_the_projects_own_alone() -> None:
+    names = {"lg_sandbox", "callback_receiver"}
+    assert {name for name in dir(pytest_plugin) if name in names} == names
+    assert names.isdisjoint({"server", "http"})  # tests/conftest.py's fixtures
+
+
+def test_unused_fixtures_cost_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import sys
+
+            def test_plain():
+                assert "contract_tests.pytest_plugin" in sys.modules  # loaded...
+                assert "contract_tests.sandbox" not in sys.modules  # ...and nothing else
+                assert "contract_tests.receiver" not in sys.modules
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_an_already_running_sandbox_is_used(pytester: pytest.Pytester, sandbox: Sandbox) -> None:
+    pytester.makepyfile(
+        textwrap.dedent(
+            f"""
+            def test_uses_it(lg_sandbox):
+                assert lg_sandbox.base_url == {sandbox.base_url!r}
+                assert lg_sandbox.process is None
+                assert lg_sandbox.health()["status"] == "ok"
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(f"--lg-sandbox-url={sandbox.base_url}")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_scenario_file_and_one_sandbox_per_test(pytester: pytest.Pytester) -> None:
+    scenario = pytester.path / "fridge.yaml"
+    scenario.write_text(yaml.safe_dump(FRIDGE_ONLY))
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            PORTS = []
+
+            def test_one(lg_sandbox):
+                assert [d["deviceId"] for d in lg_sandbox.devices()] == ["fridge-1"]
+                PORTS.append(lg_sandbox.base_url)
+
+            def test_two(lg_sandbox):
+                assert lg_sandbox.credentials.api_key == "k1"
+                assert lg_sandbox.base_url not in PORTS
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        f"--lg-scenario={scenario}", "--lg-sandbox-scope=function"
+    )
+    result.assert_outcomes(passed=2)
