@@ -16,7 +16,7 @@ from a scenario or state file.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mockserver.backends.devices import DeviceChange, DevicePush
@@ -26,6 +26,8 @@ from mockserver.simulation.climate import Climate
 from mockserver.simulation.cycles import Cycles
 
 log = logging.getLogger("lgmock")
+
+CATCH_UP_AFTER = timedelta(seconds=1)
 
 __all__ = ["Simulator", "attach"]
 
@@ -62,7 +64,10 @@ class Simulator:
         now = self._clock.now()
         # Catch up first, so a command meets the device as it is now (in-process callers
         # may change the clock without ticking; over HTTP the request's tick did this).
-        self.tick(now)
+        # Not for every change of a fan-out: a control-async to 10,000 devices is 10,000
+        # changes within a second, and a full tick each time would be quadratic.
+        if now - self._last >= CATCH_UP_AFTER:
+            self.tick(now)
         self.cycles.heard(event, now)
         self.climate.heard(event, now)
 

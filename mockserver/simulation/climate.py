@@ -77,6 +77,11 @@ class Climate:
         # Drifting devices: since when the step now in progress has been under way.
         self._since: dict[str, datetime] = {}
         self._devices: dict[str, Device] = {}
+        # The earliest moment any drifting device can be due a step (possibly too early
+        # after a device stopped drifting; never too late). advance() runs before every
+        # request and after every device change: with thousands of air conditioners it
+        # must not look at each of them every time.
+        self._next_due: datetime | None = None
 
     def adopt(self, device: Device, now: datetime) -> None:
         thermostat = thermostat_of(device)
@@ -97,6 +102,8 @@ class Climate:
         self._follow(thermostat, change.device, now, restart=restart)
 
     def advance(self, now: datetime) -> None:
+        if self._next_due is None or now < self._next_due:
+            return
         for device_id, since in list(self._since.items()):
             thermostat = self._thermostats[device_id]
             due = int((now - since).total_seconds() // thermostat.interval)
@@ -114,10 +121,19 @@ class Climate:
                 del self._since[device_id]
             else:
                 self._since[device_id] = since + timedelta(seconds=due * thermostat.interval)
+        self._next_due = min(
+            (
+                since + timedelta(seconds=self._thermostats[d].interval)
+                for d, since in self._since.items()
+            ),
+            default=None,
+        )
 
     def shift(self, delta: timedelta) -> None:
         for device_id in self._since:
             self._since[device_id] += delta
+        if self._next_due is not None:
+            self._next_due += delta
 
     def __len__(self) -> int:
         return len(self._since)
@@ -129,6 +145,8 @@ class Climate:
             self._since.pop(device.device_id, None)
         elif restart or device.device_id not in self._since:
             self._since[device.device_id] = now
+            due = now + timedelta(seconds=thermostat.interval)
+            self._next_due = due if self._next_due is None else min(self._next_due, due)
 
 
 def _steps_wanted(thermostat: Thermostat, device: Device) -> int:
