@@ -21,20 +21,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from mockserver.backends.thinq import PUSH_SUBSCRIBED_ALTERNATIVE, SEED_PUSH_TYPES
 from mockserver.errors import THINQ_CODES
 from mockserver.messages import REQUEST_ID_ALPHABET
 from mockserver.paths import profiles_dir
 
-CALLBACK_PUSH_TYPES = (
-    "DEVICE_PROFILE",
-    "DEVICE_STATUS",
-    "DEVICE_CONTROL",
-    "DEVICE_EVENT_SUBSCRIBED",
-    "DEVICE_EVENT_UNSUBSCRIBED",
-    "DEVICE_PUSH_SUBSCRIBED",
-    "DEVICE_PUSH_UNSUBSCRIBED",
-    "USER_PUSH_SUBSCRIBED",
-)
+CALLBACK_PUSH_TYPES = (*SEED_PUSH_TYPES, PUSH_SUBSCRIBED_ALTERNATIVE)
 MESSAGE_PUSH_TYPES = ("DEVICE_STATUS", "DEVICE_PUSH")
 # Per-device refusals a callback may carry: every documented code but success's.
 FAILURE_CODES = tuple(code for code in THINQ_CODES if code != "0000")

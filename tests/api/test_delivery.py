@@ -11,6 +11,7 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver, push_type
 from contract_tests.schemas import business_connect_problems, thinq_problems
+from mockserver.backends.thinq import SEED_PUSH_TYPES
 from tests.api.test_thinq_async import (
     SERVICE,
     accepted,
@@ -169,16 +170,7 @@ def test_every_kind_of_message_validates_against_its_spec(
         thinq_bodies = receiver.bodies()
         partner_bodies = partner.bodies()
     kinds = {push_type(b) for b in thinq_bodies}
-    assert kinds >= {
-        "DEVICE_PROFILE",
-        "DEVICE_STATUS",
-        "DEVICE_CONTROL",
-        "DEVICE_EVENT_SUBSCRIBED",
-        "DEVICE_EVENT_UNSUBSCRIBED",
-        "DEVICE_PUSH_SUBSCRIBED",
-        "DEVICE_PUSH_UNSUBSCRIBED",
-        "DEVICE_PUSH",
-    }
+    assert kinds >= {*SEED_PUSH_TYPES, "DEVICE_PUSH"}
     codes = {b["responseCode"] for b in thinq_bodies}
     assert {"0000", "1222", "1207", "1204", "2207"} <= codes
     for body in thinq_bodies:

@@ -9,6 +9,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from mockserver import speclint, specs
+from mockserver.backends.thinq import SEED_PUSH_TYPES
 from mockserver.paths import openapi_dir
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
@@ -128,15 +129,7 @@ def test_thinq_spec_validates_and_declares_every_operation_and_callback() -> Non
     for operation in operations.values():
         assert operation.get("callbacks"), operation["operationId"]
     push_types = set(document["components"]["schemas"]["PushType"]["enum"])
-    assert {
-        "DEVICE_PROFILE",
-        "DEVICE_STATUS",
-        "DEVICE_CONTROL",
-        "DEVICE_EVENT_SUBSCRIBED",
-        "DEVICE_EVENT_UNSUBSCRIBED",
-        "DEVICE_PUSH_SUBSCRIBED",
-        "DEVICE_PUSH_UNSUBSCRIBED",
-    } <= push_types
+    assert set(SEED_PUSH_TYPES) <= push_types
 
 
 def test_thinq_paths_are_mounted_without_their_prefix() -> None:
