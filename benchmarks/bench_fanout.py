@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from bench_devices import free_port, machine_line  # the same machine line in both tables
 
 BIN = Path(sys.executable).parent
 LGMOCK = (
@@ -36,12 +34,6 @@ LGMOCK = (
 )
 USER_TOKEN = "bench-user-token"
 SERVICE, SERVICE_KEY = "bench-service", "bench-service-key"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def scenario(devices: int, receiver_url: str) -> dict:
@@ -152,18 +144,6 @@ def run(devices: int, workdir: Path) -> dict:
                 process.kill()
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
@@ -172,7 +152,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         for size in args.sizes:
             rows.append(run(size, Path(scratch)))
-    print(f"Machine: {machine()}; sandbox, receiver and this driver share it.\n")
+    print(f"Machine: {machine_line()}; sandbox, receiver and this driver share it.\n")
     print(
         "| devices | 202 latency ms | 202 -> last delivered s | deliveries/s "
         "| delivered | failed | received |"
