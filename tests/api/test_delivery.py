@@ -15,6 +15,7 @@ from mockserver.backends.thinq import SEED_PUSH_TYPES
 from tests.api.test_thinq_async import (
     SERVICE,
     accepted,
+    call_async,
     kr_devices,
     of_request,
     other_job_mode,
@@ -115,7 +116,7 @@ def test_given_up_delivery_can_be_redelivered(http: httpx.Client) -> None:
 def test_messages_of_one_device_arrive_in_order(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
-    accepted(http.post("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    call_async(http, "POST", "event-async")
     receiver.wait_for(len(kr_devices(http)))
     receiver.clear()
     temperatures = list(range(18, 30))
@@ -192,7 +193,7 @@ def test_user_push_subscribed_spelling_is_configurable(
     state["thinqAsync"]["pushSubscribedType"] = "USER_PUSH_SUBSCRIBED"
     state["services"][0]["callbackUrl"] = receiver.url
     assert http.post("/_sandbox/scenario", json=state).status_code == 200
-    request_id = accepted(http.post("/v2/devices/push-async", headers=(h := thinq_headers())), h)
+    request_id = call_async(http, "POST", "push-async")
     bodies = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     assert {push_type(b) for b in bodies} == {"USER_PUSH_SUBSCRIBED"}
     assert all(thinq_problems(b) == [] for b in bodies)

@@ -11,7 +11,7 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver
 from mockserver.errors import BC_CODES, THINQ_CODES
-from tests.api.test_thinq_async import SERVICE, accepted, kr_devices, thinq_headers
+from tests.api.test_thinq_async import SERVICE, call_async, kr_devices, thinq_headers
 from tests.support import KR_AC, KR_TOKEN, OFFICE_AC, bc_headers, user_headers
 
 
@@ -152,7 +152,7 @@ def receiver(http: httpx.Client) -> Iterator[CallbackReceiver]:
 
 def test_callback_drop_and_duplicate(http: httpx.Client, receiver: CallbackReceiver) -> None:
     fault(http, target="callback", match={"deviceId": KR_AC}, effect={"drop": True}, count=1)
-    request_id = accepted(http.post("/v2/devices/profile-async", headers=(h := thinq_headers())), h)
+    request_id = call_async(http, "POST", "profile-async")
     owned = len(kr_devices(http))
     bodies = receiver.wait_for(owned - 1, lambda b: b.get("requestId") == request_id)
     time.sleep(0.3)
@@ -162,14 +162,14 @@ def test_callback_drop_and_duplicate(http: httpx.Client, receiver: CallbackRecei
     assert len(bodies) == owned - 1
     receiver.clear()
     fault(http, target="callback", match={"deviceId": KR_AC}, effect={"duplicate": True}, count=1)
-    request_id = accepted(http.post("/v2/devices/profile-async", headers=(h := thinq_headers())), h)
+    request_id = call_async(http, "POST", "profile-async")
     receiver.wait_for(owned + 1, lambda b: b.get("requestId") == request_id)
     ac = [b for b in receiver.bodies() if b["response"]["deviceId"] == KR_AC]
     assert len(ac) == 2 and ac[0] == ac[1]
 
 
 def test_callback_reorder_and_delay(http: httpx.Client, receiver: CallbackReceiver) -> None:
-    accepted(http.post("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    call_async(http, "POST", "event-async")
     receiver.wait_for(len(kr_devices(http)))
     receiver.clear()
     fault(

@@ -57,6 +57,21 @@ def other_job_mode(http: httpx.Client, headers: dict[str, str]) -> str:
     return next(m for m in modes if m != status["airConJobMode"]["currentJobMode"])
 
 
+def call_async(
+    http: httpx.Client,
+    method: str,
+    operation: str,
+    json: Any = None,
+    *,
+    token: str = KR_TOKEN,
+    country: str = "KR",
+) -> str:
+    """Call one /v2/devices/<operation>, check its 202, return the requestId."""
+    headers = thinq_headers(token, country)
+    answer = http.request(method, f"/v2/devices/{operation}", headers=headers, json=json)
+    return accepted(answer, headers)
+
+
 def of_request(request_id: str):
     return lambda body: body.get("requestId") == request_id
 
@@ -98,14 +113,11 @@ def test_status_async_shows_the_state_business_connect_sees(
 def test_control_async_controls_every_device_of_the_type(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
-    headers = thinq_headers()
     body = {
         "deviceType": "DEVICE_AIR_CONDITIONER",
         "command": {"airConJobMode": {"currentJobMode": "FAN"}},
     }
-    request_id = accepted(
-        http.post("/v2/devices/control-async", headers=headers, json=body), headers
-    )
+    request_id = call_async(http, "POST", "control-async", body)
     [callback] = receiver.wait_for(1, of_request(request_id))
     assert callback["response"]["deviceId"] == KR_AC
     assert callback["response"]["pushType"] == "DEVICE_CONTROL"
@@ -123,14 +135,11 @@ def test_control_async_partial_failure(http: httpx.Client, receiver: CallbackRec
     state["devices"].append(twin)
     assert http.post("/_sandbox/scenario", json=state).status_code == 200
     http.patch(f"/_sandbox/services/{SERVICE}", json={"callbackUrl": receiver.url})
-    headers = thinq_headers()
     body = {
         "deviceType": "DEVICE_AIR_CONDITIONER",
         "command": {"airConJobMode": {"currentJobMode": "FAN"}},
     }
-    request_id = accepted(
-        http.post("/v2/devices/control-async", headers=headers, json=body), headers
-    )
+    request_id = call_async(http, "POST", "control-async", body)
     callbacks = {c["response"]["deviceId"]: c for c in receiver.wait_for(2, of_request(request_id))}
     assert callbacks[KR_AC]["responseCode"] == "0000"
     failed = callbacks["kr-ac-2"]
@@ -142,14 +151,11 @@ def test_control_async_partial_failure(http: httpx.Client, receiver: CallbackRec
 def test_control_async_of_a_type_the_user_lacks_sends_nothing(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
-    headers = thinq_headers()
     body = {
         "deviceType": "DEVICE_WASHER",
         "command": {"operation": {"washerOperationMode": "START"}},
     }
-    request_id = accepted(
-        http.post("/v2/devices/control-async", headers=headers, json=body), headers
-    )
+    request_id = call_async(http, "POST", "control-async", body)
     journal = http.get("/_sandbox/callbacks", params={"requestId": request_id}).json()
     assert journal["total"] == 0
 
@@ -158,15 +164,7 @@ def test_event_subscription_delivers_changes_until_it_expires(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
     http.post("/_sandbox/clock", json={"freeze": True})
-    headers = thinq_headers()
-    request_id = accepted(
-        http.post(
-            "/v2/devices/event-async",
-            headers=headers,
-            json={"expire": {"unit": "HOUR", "timer": 2}},
-        ),
-        headers,
-    )
+    request_id = call_async(http, "POST", "event-async", {"expire": {"unit": "HOUR", "timer": 2}})
     subscribed = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     assert {push_type(b) for b in subscribed} == {"DEVICE_EVENT_SUBSCRIBED"}
     # A control through Business Connect reaches the ThinQ subscriber as an event.
@@ -201,17 +199,17 @@ def test_event_resubscription_renews_and_unsubscribe_ends(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
     http.post("/_sandbox/clock", json={"freeze": True})
-    accepted(http.post("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    call_async(http, "POST", "event-async")
     http.post("/_sandbox/clock", json={"advance": 1800})
-    accepted(http.post("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    call_async(http, "POST", "event-async")
     http.post("/_sandbox/clock", json={"advance": 3000})  # 80 min after the first
     http.patch(f"/_sandbox/devices/{KR_AC}/state", json={"temperature": {"currentTemperature": 26}})
     receiver.wait_for(1, lambda b: push_type(b) == "DEVICE_STATUS")
-    request_id = accepted(http.delete("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    request_id = call_async(http, "DELETE", "event-async")
     gone = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     assert {push_type(b) for b in gone} == {"DEVICE_EVENT_UNSUBSCRIBED"}
     assert all(b["responseCode"] == "0000" for b in gone)
-    again = accepted(http.delete("/v2/devices/event-async", headers=(h := thinq_headers())), h)
+    again = call_async(http, "DELETE", "event-async")
     assert {
         b["responseCode"] for b in receiver.wait_for(len(kr_devices(http)), of_request(again))
     } == {"1204"}
@@ -220,7 +218,7 @@ def test_event_resubscription_renews_and_unsubscribe_ends(
 def test_push_subscription_and_notifications(
     http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
-    request_id = accepted(http.post("/v2/devices/push-async", headers=(h := thinq_headers())), h)
+    request_id = call_async(http, "POST", "push-async")
     confirmations = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     assert {push_type(b) for b in confirmations} == {"DEVICE_PUSH_SUBSCRIBED"}
     profile = http.get(
@@ -230,11 +228,11 @@ def test_push_subscription_and_notifications(
     assert http.post(f"/_sandbox/devices/{KR_FRIDGE}/push", json={"code": code}).status_code == 200
     [push] = receiver.wait_for(1, lambda b: push_type(b) == "DEVICE_PUSH")
     assert push["response"]["pushCode"] == code and push["response"]["deviceId"] == KR_FRIDGE
-    twice = accepted(http.post("/v2/devices/push-async", headers=(h := thinq_headers())), h)
+    twice = call_async(http, "POST", "push-async")
     assert {
         b["responseCode"] for b in receiver.wait_for(len(kr_devices(http)), of_request(twice))
     } == {"1207"}
-    off = accepted(http.delete("/v2/devices/push-async", headers=(h := thinq_headers())), h)
+    off = call_async(http, "DELETE", "push-async")
     assert {push_type(b) for b in receiver.wait_for(len(kr_devices(http)), of_request(off))} == {
         "DEVICE_PUSH_UNSUBSCRIBED"
     }
