@@ -21,7 +21,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import operations
+from mockserver import limits, operations
 from mockserver.errors import (
     Api,
     ApiError,
@@ -131,17 +131,28 @@ class Gateway:
         request_token = current_request_id.set(request_id)
         try:
             api = api_for_path(scope["path"])
+            body, refusal = await read_body(api, scope, receive)
+            receive = replay(body, receive)
             if api is Api.SANDBOX:
-                await self.app(scope, receive, send)
+                if refusal is not None:
+                    await self._send_error(api, scope, _headers(scope), refusal, send)
+                else:
+                    await self.app(scope, receive, send)
                 return None
-            return await self._vendor_call(api, scope, receive, send, request_id)
+            return await self._vendor_call(api, scope, receive, send, request_id, refusal)
         finally:
             current_request_id.reset(request_token)
             current_runtime.reset(runtime_token)
 
     # ------------------------------------------------------------------ vendor calls
     async def _vendor_call(
-        self, api: Api, scope: Scope, receive: Receive, send: Send, request_id: str
+        self,
+        api: Api,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request_id: str,
+        refusal: ApiError | None,
     ) -> Any:
         started = time.perf_counter()
         headers = _headers(scope)
@@ -194,6 +205,10 @@ class Gateway:
                 "deviceId": path_params.get("deviceId"),
                 "caller": entry.caller,
             }
+            if refusal is not None:  # over a body limit: refused before anything parses it
+                await receive_journaled()
+                await self._send_error(api, scope, headers, refusal, send_journaled)
+                return None
             outcome = await self._apply_faults(api, scope, headers, facts, entry, send_journaled)
             if outcome is DROP_CONNECTION:
                 entry.status = 0
@@ -292,6 +307,45 @@ class Gateway:
         ]
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(api: Api, scope: Scope, receive: Receive) -> tuple[bytes, ApiError | None]:
+    """The request body, read at most to the API's size limit, and the refusal it earns.
+
+    A declared Content-Length over the limit is refused before a byte is read; a body
+    sent without one is read until it passes the limit. What is read is replayed to the
+    app by ``replay``, so nothing downstream reads the client twice.
+    """
+    bounds = limits.limits_for(api)
+    length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    refusal = limits.check_length(length.decode("latin-1") if length else None, bounds)
+    if refusal is not None:
+        return b"", refusal
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        part = message.get("body", b"")
+        size += len(part)
+        if size > bounds.max_bytes:
+            return b"".join(parts), limits.too_large(size, bounds)
+        parts.append(part)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(parts)
+    return body, limits.check_body(body, bounds)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the body already read, then whatever the client sends."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive_again() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return receive_again
 
 
 def _headers(scope: Scope) -> dict[str, str]:
