@@ -116,6 +116,11 @@ class DeliveryEngine:
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
+        # For the state file: what changed since it last asked (take_unsaved).
+        self._new: dict[str, Delivery] = {}
+        self._progressed: dict[str, Delivery] = {}
+        self._forgotten: list[str] = []
+        self._cleared = False
 
     # ------------------------------------------------------------------ intake
     def enqueue(
@@ -177,6 +182,7 @@ class DeliveryEngine:
     def _give_up(self, delivery: Delivery, outcome: str) -> None:
         delivery.status = FAILED
         delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
+        self._progressed[delivery.id] = delivery
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again (given up, or delivered and wanted twice)."""
@@ -184,16 +190,21 @@ class DeliveryEngine:
         if delivery.status == PENDING or not delivery.url:
             return delivery
         delivery.status = PENDING
+        self._progressed[delivery.id] = delivery
         self._schedule(delivery)
         return delivery
 
     def _remember(self, delivery: Delivery) -> None:
         self.journal[delivery.id] = delivery
+        self._new[delivery.id] = delivery
         while len(self.journal) > self.settings.journal_cap:
             oldest_id, oldest = next(iter(self.journal.items()))
             if oldest.status == PENDING:
                 break  # never forget what is still owed
             del self.journal[oldest_id]
+            if self._new.pop(oldest_id, None) is None:
+                self._forgotten.append(oldest_id)
+            self._progressed.pop(oldest_id, None)
 
     def _schedule(self, delivery: Delivery) -> None:
         self._ensure_started()
@@ -290,6 +301,7 @@ class DeliveryEngine:
         delivery.attempts.append(
             Attempt(iso_timestamp(self.clock.now()), outcome, status_code, latency)
         )
+        self._progressed[delivery.id] = delivery
         if outcome == "ok":
             delivery.status = DELIVERED
             return True
@@ -310,8 +322,11 @@ class DeliveryEngine:
             return False
         return True
 
-    def restore(self, items: list[dict[str, Any]]) -> None:
-        """Take back a saved journal (state file); what was pending is sent on ``resume``."""
+    def restore(self, items: list[dict[str, Any]], *, saved: bool = True) -> None:
+        """Take back a saved journal (state file); what was pending is sent on ``resume``.
+
+        ``saved``: the items are in the state file already (False for a migrated file).
+        """
         self.journal.clear()
         for item in items:
             delivery = Delivery(
@@ -330,6 +345,8 @@ class DeliveryEngine:
                 fault=item.get("fault"),
             )
             self.journal[delivery.id] = delivery
+            if not saved:
+                self._new[delivery.id] = delivery
         numbers = [int(i.split("-")[-1]) for i in self.journal if i.split("-")[-1].isdigit()]
         self._ids = itertools.count(max(numbers, default=0) + 1)
 
@@ -345,8 +362,22 @@ class DeliveryEngine:
         """Forget the journal and drop what is queued (a sandbox reset)."""
         self.journal.clear()
         self._lanes.clear()
+        self._new.clear()
+        self._progressed.clear()
+        self._forgotten.clear()
+        self._cleared = True
         if self._idle is not None:
             self._idle.set()
+
+    def take_unsaved(self) -> tuple[bool, list[Delivery], list[Delivery], list[str]]:
+        """(cleared, new deliveries, ones whose status or attempts changed, ids forgotten)
+        since the last call: what the state file writes next."""
+        cleared, self._cleared = self._cleared, False
+        new, self._new = self._new, {}
+        progressed = [d for key, d in self._progressed.items() if key not in new]
+        self._progressed = {}
+        forgotten, self._forgotten = self._forgotten, []
+        return cleared, list(new.values()), progressed, forgotten
 
     async def close(self) -> None:
         for worker in self._workers:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -38,8 +39,7 @@ from mockserver.runtime import Runtime
 
 log = logging.getLogger("lgmock")
 
-TICK_SECONDS = 0.5
-SAVE_SECONDS = 5.0  # how often the state file is written while serving
+TICK_SECONDS = 0.5  # also how often the state file commits what changed without a request
 # A value uvicorn treats as "close the connection, send nothing": an ASGI app must
 # return None, and uvicorn closes the transport without a response when it does not.
 DROP_CONNECTION = "lgmock: drop the connection"
@@ -87,14 +87,11 @@ class Gateway:
         self._ticker: asyncio.Task[None] | None = None
 
     async def _tick_forever(self) -> None:
-        last_save = time.monotonic()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.runtime.tick()
-                if time.monotonic() - last_save >= SAVE_SECONDS:
-                    last_save = time.monotonic()
-                    self.runtime.save()
+                self.runtime.save()
             except Exception:  # a bug in one ticker must not stop time for the rest
                 log.exception("sandbox tick failed")
 
@@ -112,7 +109,7 @@ class Gateway:
                 # uvicorn's answer to SIGTERM and SIGINT: write the state before exiting.
                 if self._ticker is not None:
                     self._ticker.cancel()
-                self.runtime.save()
+                self.runtime.close_state_file()
             return message
 
         await self.app(scope, receive_and_act, send)
@@ -131,6 +128,8 @@ class Gateway:
         request_token = current_request_id.set(request_id)
         try:
             api = api_for_path(scope["path"])
+            if self.runtime.store is not None:
+                send = self._committing(api, scope, send)
             body, refusal = await read_body(api, scope, receive)
             receive = replay(body, receive)
             if api is Api.SANDBOX:
@@ -143,6 +142,29 @@ class Gateway:
         finally:
             current_request_id.reset(request_token)
             current_runtime.reset(runtime_token)
+
+    def _committing(self, api: Api, scope: Scope, send: Send) -> Send:
+        """``send``, committing the state file before the response starts: a change is on
+        disk before the client hears it was made. If the commit fails the client gets a
+        500 instead, so nothing is acknowledged that a crash would lose."""
+        failed = False
+
+        async def send_committed(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return  # the app's own answer, replaced by the 500
+            if message["type"] == "http.response.start":
+                try:
+                    self.runtime.commit()
+                except (sqlite3.Error, OSError) as exc:
+                    log.error("state file commit failed: %s", exc, exc_info=exc)
+                    failed = True
+                    error = ApiError(Err.INTERNAL, f"the state file could not be written: {exc}")
+                    await self._send_error(api, scope, _headers(scope), error, send)
+                    return
+            await send(message)
+
+        return send_committed
 
     # ------------------------------------------------------------------ vendor calls
     async def _vendor_call(
