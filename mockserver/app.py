@@ -123,8 +123,10 @@ def on_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 
 
 def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    # A 500 from the sandbox is always a bug: log it loudly with the traceback.
-    log.exception("unhandled error serving %s %s", request.method, request.url.path)
+    # A 500 from the sandbox is always a bug: log it loudly with the traceback. connexion
+    # calls this handler outside its except block, so the exception is passed explicitly
+    # (log.exception would print "NoneType: None").
+    log.error("unhandled error serving %s %s", request.method, request.url.path, exc_info=exc)
     return _respond(request, ApiError(Err.INTERNAL, f"lgmock bug: {type(exc).__name__}: {exc}"))
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import fault_injection, operations, request_context, specs
+from mockserver import fault_injection, limits, operations, request_context, specs
+from mockserver.answers import send_error
 from mockserver.call_journal import JournalTap
-from mockserver.errors import SUCCESS_CODES, Api, new_message_id
+from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
 from mockserver.lifespan import Ticker
@@ -57,15 +58,25 @@ class Gateway:
         token = request_context.begin(record)
         try:
             send = _tracking_headers(record, send)
+            body, refusal = await read_body(record.api, scope, receive)
+            receive = replay(body, receive)
             if record.api is Api.SANDBOX:
-                await self.app(scope, receive, send)
+                if refusal is not None:
+                    await send_error(send, record.api, refusal)
+                else:
+                    await self.app(scope, receive, send)
                 return None
-            return await self._vendor_call(record, scope, receive, send)
+            return await self._vendor_call(record, scope, receive, send, refusal)
         finally:
             request_context.end(token)
 
     async def _vendor_call(
-        self, record: RequestRecord, scope: Scope, receive: Receive, send: Send
+        self,
+        record: RequestRecord,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        refusal: ApiError | None,
     ) -> Any:
         operation = operations.find(record.method, record.path)
         if operation is not None:
@@ -74,16 +85,60 @@ class Gateway:
         record.caller = caller_name(record.api, record.headers)
         tap = JournalTap(record)
         send = tap.send(send)
+        receive = tap.receive(receive)
         try:
+            if refusal is not None:  # over a body limit: refused before anything parses it
+                await receive()
+                await send_error(send, record.api, refusal)
+                return None
             outcome = await fault_injection.apply(record, send)
             if outcome is Injection.DROP:
                 tap.dropped()
                 return DROP_CONNECTION
             if outcome is Injection.SERVE:
-                await self.app(scope, tap.receive(receive), send)
+                await self.app(scope, receive, send)
         finally:
             tap.write()
         return None
+
+
+async def read_body(api: Api, scope: Scope, receive: Receive) -> tuple[bytes, ApiError | None]:
+    """The request body, read at most to the API's size limit, and the refusal it earns.
+
+    A declared Content-Length over the limit is refused before a byte is read; a body
+    sent without one is read until it passes the limit. What is read is replayed to the
+    app by ``replay``, so nothing downstream reads the client twice.
+    """
+    bounds = limits.limits_for(api)
+    length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    refusal = limits.check_length(length.decode("latin-1") if length else None, bounds)
+    if refusal is not None:
+        return b"", refusal
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        part = message.get("body", b"")
+        size += len(part)
+        if size > bounds.max_bytes:
+            return b"".join(parts), limits.too_large(size, bounds)
+        parts.append(part)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(parts)
+    return body, limits.check_body(body, bounds)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands over the body already read, then whatever the client sends."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive_again() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return receive_again
 
 
 def _open_record(scope: Scope, runtime: Runtime) -> RequestRecord:
