@@ -19,7 +19,7 @@ import base64
 import binascii
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,6 +106,8 @@ class DrBackend:
         self.files: dict[str, DataFile] = {}
         self.presigner = Presigner(PROCESS_FILE_SECRET)
         self.windows = EventWindows(devices, clock, self.users, self.events)
+        self.changed: Callable[[], None] = _nothing  # the sandbox's "dr changed" mark
+        self.windows.changed = lambda: self.changed()
 
     def _now_ms(self) -> int:
         return int(self.clock.timestamp() * 1000)
@@ -436,6 +438,7 @@ class DrBackend:
             content,
         )
         self.files[name] = data
+        self.changed()
         return data
 
     def _file_series(self, event: DrEvent, keys: set[str] | None) -> dict[str, Series]:
@@ -600,6 +603,10 @@ class DrBackend:
             "events": [event.to_scenario() for event in self.events.values()],
             "files": [data.to_scenario() for data in self.files.values()],
         }
+
+
+def _nothing() -> None:
+    pass
 
 
 def _target_field(body: dict[str, Any], target_id: str) -> str:
