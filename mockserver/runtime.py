@@ -146,7 +146,6 @@ class Runtime:
     def close_state_file(self) -> None:
         if self.store is not None:
             self.save()
-            self.store.checkpoint()
             self.store.close()
             self.store = None
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.persistence import Changes, StateFileError, StateStore, read
+from mockserver.persistence import Changes, StateFileError, StateStore, StoredState, read
 
 BASE = {
     "seed": 7,
@@ -21,6 +21,22 @@ BASE = {
 def store_at(tmp_path: Path) -> tuple[Path, StateStore]:
     path = tmp_path / "state.db"
     return path, StateStore.create(path, "base.yaml", BASE)
+
+
+def reopen(path: Path, store: StateStore) -> tuple[StoredState, StateStore]:
+    """Close (the server holds the file's lock while open), read, open again."""
+    store.close()
+    stored = read(path)
+    return stored, StateStore.attach(path, stored)
+
+
+def test_a_file_in_use_by_a_server_is_refused(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(devices={"a": {"deviceId": "a"}}))
+    with pytest.raises(StateFileError, match="in use by another process"):
+        read(path)
+    store.close()
+    assert read(path).devices == {"a": {"deviceId": "a"}}
 
 
 def test_changes_over_the_base_come_back_as_the_current_document(tmp_path: Path) -> None:
@@ -50,9 +66,11 @@ def test_dropping_changes_and_a_new_base(tmp_path: Path) -> None:
     path, store = store_at(tmp_path)
     store.write(Changes(devices={"a": {"deviceId": "a", "alias": "A2"}}))
     store.write(Changes(dropped=True))
-    assert read(path).current()["devices"] == BASE["devices"]
+    stored, store = reopen(path, store)
+    assert stored.current()["devices"] == BASE["devices"]
     store.write(Changes(base=("other.yaml", {"seed": 1, "devices": []}), dropped=True))
-    stored = read(path)
+    stored, store = reopen(path, store)
+    store.close()
     assert stored.source == "other.yaml" and stored.current() == {"seed": 1, "devices": []}
 
 
@@ -60,10 +78,13 @@ def test_a_running_clock_runs_on_while_the_server_is_down(tmp_path: Path) -> Non
     path, store = store_at(tmp_path)
     clock = {"now": "2031-01-01T00:00:00+00:00", "frozen": False, "wallTime": 1000.0}
     store.write(Changes(families={"clock": clock}))
-    now = read(path).current()["clock"]["now"]
-    assert now > "2031-01-01T00:00:01" and "wallTime" not in read(path).current()["clock"]
+    stored, store = reopen(path, store)
+    assert stored.current()["clock"]["now"] > "2031-01-01T00:00:01"
+    assert "wallTime" not in stored.current()["clock"]
     store.write(Changes(families={"clock": {**clock, "frozen": True}}))
-    assert read(path).current()["clock"] == {"now": clock["now"], "frozen": True}
+    stored, store = reopen(path, store)
+    store.close()
+    assert stored.current()["clock"] == {"now": clock["now"], "frozen": True}
 
 
 def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
@@ -76,7 +97,7 @@ def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
             journal_new=[(1, '{"id": 1}', b"\xff raw", b"{}"), (2, '{"id": 2}', b"", b"")],
         )
     )
-    stored = read(path)
+    stored, store = reopen(path, store)
     assert stored.deliveries == [
         {
             "id": "cb-1",
@@ -88,9 +109,12 @@ def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
     ]
     assert [row[:3] for row in stored.journal] == [(1, {"id": 1}, b"\xff raw"), (2, {"id": 2}, b"")]
     store.write(Changes(journal_new=[(3, '{"id": 3}', b"", b"")], journal_oldest=3))
-    assert [row[0] for row in read(path).journal] == [3]
+    stored, store = reopen(path, store)
+    assert [row[0] for row in stored.journal] == [3]
     store.write(Changes(deliveries_forgotten=["cb-1"]))
-    assert read(path).deliveries == []
+    stored, store = reopen(path, store)
+    store.close()
+    assert stored.deliveries == []
 
 
 @pytest.mark.parametrize(
@@ -117,7 +141,6 @@ def test_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path, store = store_at(tmp_path)
     with store._db:
         store._db.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
-    store.checkpoint()
     store.close()
     before = path.read_bytes()
     with pytest.raises(StateFileError, match="version '3', this lgmock reads 2"):
@@ -130,7 +153,6 @@ def test_a_corrupt_page_is_found(tmp_path: Path) -> None:
     store.write(
         Changes(devices={f"d{n}": {"deviceId": f"d{n}", "pad": "x" * 500} for n in range(200)})
     )
-    store.checkpoint()
     store.close()
     data = bytearray(path.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 4096] = b"\xa5" * 4096  # one page of noise
