@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from mockserver import specs
+from mockserver.dashboard import with_dashboard
 from mockserver.errors import ApiError, Err, api_for_path, new_message_id, render_error
 from mockserver.gateway import Gateway, note_refusal
 from mockserver.handlers.context import current_request_id, current_runtime
@@ -177,4 +178,4 @@ def create_app(runtime: Runtime) -> ASGIApp:
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return Gateway(app, runtime)
+    return with_dashboard(Gateway(app, runtime), runtime)
