@@ -14,8 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockserver.limits import LIMITS, too_deep
+
 BODY_CAP = 64 * 1024
 DEFAULT_CAP = 10_000
+DECODE_DEPTH = max(limit.max_depth for limit in LIMITS.values())
 
 
 @dataclass
@@ -90,8 +93,15 @@ class JournalEntry:
 
 
 def _decode(raw: bytes) -> Any:
+    """A body as a journal page shows it: parsed JSON when that is safe, else its text.
+
+    The journal keeps whatever was sent, including bodies the gateway refused for their
+    nesting: those are shown as text, never handed to the (recursive) JSON parser.
+    """
     if not raw:
         return None
+    if too_deep(raw, DECODE_DEPTH):
+        return raw.decode("utf-8", "replace")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):

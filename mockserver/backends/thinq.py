@@ -93,12 +93,9 @@ class ThinqBackend:
             )
         return service
 
-    def user(self, authorization: str | None, country: str | None) -> User:
-        scheme, _, token = (authorization or "").partition(" ")
-        user = next(
-            (u for u in self.accounts.users.values() if u.access_token == token.strip()), None
-        )
-        if scheme.lower() != "bearer" or user is None:
+    def user(self, access_token: str, country: str | None) -> User:
+        user = self.accounts.find_user(access_token)
+        if user is None:
             raise ApiError(Err.TOKEN_INVALID, "unknown access token", field="Authorization")
         if (country or "").upper() != user.country_code:
             raise ApiError(
