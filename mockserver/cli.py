@@ -131,6 +131,7 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
         f"{len(sandbox.devices.devices)} devices",
         f"  Business Connect  {base}/bc/v1/...      (Swagger UI {base}/bc/ui/)",
         f"  Sandbox control   {base}/_sandbox/...   (Swagger UI {base}/_sandbox/ui/)",
+        f"  Dashboard         {base}/_dashboard/",
     ]
     partner = next(iter(sandbox.accounts.partners.values()), None)
     if partner:
