@@ -10,6 +10,7 @@ import json
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,16 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver
 from tests.api.test_thinq_async import SERVICE, accepted, kr_devices, thinq_headers
-from tests.support import KR_AC, OFFICE_AC, REPO, bc_headers, lgmock_command
+from tests.support import (
+    KR_AC,
+    OFFICE_AC,
+    REPO,
+    RunningServer,
+    bc_headers,
+    lgmock_command,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -307,3 +317,51 @@ def test_the_banner_names_the_dashboard_and_its_url_answers(server: Any) -> None
     answer = httpx.get(url, follow_redirects=True)
     assert answer.status_code == 200 and "<h1>Devices</h1>" in answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+FLEET = 10_000
+
+
+@pytest.fixture(scope="module")
+def fleet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A sandbox of its own with a generated fleet of FLEET devices."""
+    work = tmp_path_factory.mktemp("fleet")
+    scenario = work / "fleet.json"
+    written = subprocess.run(
+        [*lgmock_command(), "scenario", "generate", "--devices", str(FLEET), "--seed", "7"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    scenario.write_bytes(written.stdout)
+    running = start_server(work, "--scenario", str(scenario), wait=120)
+    yield running
+    stop_server(running)
+
+
+@pytest.mark.slow
+def test_device_list_stays_readable_with_ten_thousand_devices(
+    browser: Any, fleet_server: RunningServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{fleet_server.base_url}/_dashboard/devices")
+        assert f"Devices 1–50 of {FLEET}" in page.locator(".count").first.inner_text()
+        assert page.locator("#device-rows tr[data-device]").count() == 50
+        page.get_by_role("button", name="Last").click()
+        page.locator(".count", has_text=f"Devices {FLEET - 49}–{FLEET} of {FLEET}").wait_for()
+        last = page.locator("#device-rows tr[data-device]").last.get_attribute("data-device")
+        state = httpx.get(f"{fleet_server.base_url}/_sandbox/state", timeout=60).json()
+        assert last == state["devices"][-1]["deviceId"]
+        # A filter narrows the count over the whole fleet, not over the page shown.
+        kind = state["devices"][0]["deviceType"]
+        page.select_option("select[name=type]", kind)
+        expected = sum(1 for d in state["devices"] if d["deviceType"] == kind)
+        page.locator(".count", has_text=f"of {expected}").wait_for()
+        assert page.evaluate("document.querySelectorAll('tr').length") <= 51
+    finally:
+        context.close()
+    assert not errors, errors
