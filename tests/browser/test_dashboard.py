@@ -7,6 +7,7 @@ effect through the vendor or control API with httpx, not through the page alone.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import time
@@ -36,10 +37,14 @@ IMAGES = REPO / "docs" / "images"
 LIVE_WITHIN_MS = 5000
 
 
-def screenshot(page: Any, name: str) -> Path:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    path = IMAGES / name
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """The page at 1280x800; into docs/images/ when LGMOCK_SCREENSHOTS=1 (refreshing the
+    docs' pictures), else beside the test, so a test run leaves the tree unchanged."""
+    folder = IMAGES if os.environ.get("LGMOCK_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000, "an empty screenshot"
     return path
 
 
@@ -47,7 +52,9 @@ def scenario_devices(http: httpx.Client) -> list[dict[str, Any]]:
     return http.get("/_sandbox/state").json()["devices"]
 
 
-def test_device_list_shows_the_scenarios_devices(http: httpx.Client, page: Any) -> None:
+def test_device_list_shows_the_scenarios_devices(
+    http: httpx.Client, page: Any, tmp_path: Path
+) -> None:
     devices = scenario_devices(http)
     page.goto("/_dashboard/devices")
     rows = page.locator("#device-rows tr[data-device]")
@@ -61,7 +68,7 @@ def test_device_list_shows_the_scenarios_devices(http: httpx.Client, page: Any) 
         "offline" in page.locator(f'tr[data-device="{d["deviceId"]}"]').inner_text()
         for d in offline
     )
-    screenshot(page, "dashboard-devices.png")
+    screenshot(page, "dashboard-devices.png", tmp_path)
 
     # Filtering by type leaves exactly that type's devices.
     wanted = "DEVICE_AIR_CONDITIONER"
@@ -131,7 +138,7 @@ def replay(curl: str) -> httpx.Response:
 
 
 def test_request_made_with_httpx_appears_live_with_its_refusal(
-    http: httpx.Client, page: Any
+    http: httpx.Client, page: Any, tmp_path: Path
 ) -> None:
     page.goto("/_dashboard/requests")
     page.evaluate("window.__notReloaded = true")
@@ -139,6 +146,10 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     # Some ordinary traffic first, so the screenshot shows a journal as a client leaves it.
     assert http.get("/bc/v1/devices", headers=bc_headers(http)).status_code == 200
     assert http.get(f"/bc/v1/devices/profile/{OFFICE_AC}", headers=bc_headers(http)).is_success
+    unsigned = {k: v for k, v in bc_headers(http).items() if k != "X-Message-Id"}
+    assert http.get("/bc/v1/devices", headers=unsigned).status_code == 400
+    violation = http.get("/_sandbox/journal", params={"limit": 1}).json()["items"][0]
+    assert violation["violations"], violation
     headers = bc_headers(http)
     headers["X-Api-Key"] = "not-a-key"
     refused = http.get(f"/bc/v1/devices/{OFFICE_AC}", headers=headers)
@@ -155,6 +166,11 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     assert "getStatusOfDevice" in text
     assert refused.json()["error"]["message"] in text
 
+    # A spec violation names its field.
+    flagged = page.locator(f'#request-rows tr[data-id="{violation["id"]}"] .violation')
+    assert violation["violations"][0]["field"] in flagged.inner_text()
+    screenshot(page, "dashboard-requests.png", tmp_path)
+
     # The row expands to the whole exchange and a curl command that replays it.
     row.get_by_role("button", name=f"Show request and response #{newest['id']}").click()
     detail = page.locator(f"#entry-{newest['id']}")
@@ -166,7 +182,6 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     assert code in detail.locator(".exchange").inner_text()
     # The copied command replays the request: the same refusal again.
     assert replay(command).headers["X-Response-Code"] == code
-    screenshot(page, "dashboard-requests.png")
 
     # The dashboard's own traffic is never journaled.
     paths = [e["request"]["path"] for e in http.get("/_sandbox/journal").json()["items"]]
