@@ -75,6 +75,7 @@ async def set_clock(body: dict[str, Any]) -> Reply:
     if body.get("freeze") is False:
         clock.release()
     # What became due at the new time happens now (expiries, DR windows, cycles).
+    runtime().sandbox.changed("clock")
     runtime().sandbox.tick()
     return clock.to_dict(), 200, {}
 
@@ -118,6 +119,7 @@ async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
     if service is None:
         raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
     service.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("services")
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
 
 
@@ -126,6 +128,7 @@ async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
     if partner is None:
         raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
     partner.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("partners")
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
 
 
@@ -172,16 +175,19 @@ async def list_faults() -> Reply:
 
 async def add_fault(body: dict[str, Any]) -> Reply:
     rule = runtime().sandbox.faults.add(body)
+    runtime().sandbox.changed("faults")
     return rule.to_dict(), 201, {}
 
 
 async def clear_faults() -> Reply:
     runtime().sandbox.faults.clear()
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
 async def remove_fault(fault_id: str) -> Reply:
     runtime().sandbox.faults.remove(fault_id)
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
