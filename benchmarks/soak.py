@@ -371,7 +371,10 @@ class Client:
             "effect": {"delay": 20},
             "count": 1,
         }
-        await self.call("POST", "/_sandbox/faults", json=rule, expect=(201,))
+        status, added = await self.call("POST", "/_sandbox/faults", json=rule, expect=(201,))
+        await self.bc("GET", f"/bc/v1/devices/{self.device}")  # meets the delay
+        if status == 201:
+            await self.call("DELETE", f"/_sandbox/faults/{added['id']}", expect=(204,))
 
     async def clock(self) -> None:
         await self.call("POST", "/_sandbox/clock", json={"advance": 1})
@@ -480,10 +483,10 @@ async def check_updates(session: aiohttp.ClientSession, base: str, tally: Tally)
     lost = []
     client = Client(0, session, base, Tally())
     for device, target in sorted(tally.acknowledged.items()):
-        _, body = await client.bc("GET", f"/bc/v1/devices/{device}")
+        status, body = await client.bc("GET", f"/bc/v1/devices/{device}")
         seen = ((body or {}).get("response") or {}).get("temperature", {}).get("targetTemperature")
         if seen != target:
-            lost.append(f"{device}: acknowledged {target}, reads {seen}")
+            lost.append(f"{device}: acknowledged {target}, reads {seen} ({status}: {body})")
     return lost
 
 
@@ -521,6 +524,7 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 d["deviceId"] for d in state["devices"] if d.get("owner") == KR_USER
             ]
             results["rss_start"] = rss_mb(server.process.pid)
+            log(f"server pid {server.process.pid} on {server.base}")
             clients = [Client(n, session, server.base, tally) for n in range(args.clients - 1)]
             clients.append(DrClient(args.clients - 1, session, server.base, tally))
 
@@ -585,9 +589,11 @@ async def crash_and_restart(
     server.kill()
     server.start()
     outcome: dict[str, Any] = {}
-    outcome["lost_updates"] = await check_updates(session, server.base, tally)
-    await receiver.up()
-    outcome["pending_after_drain"] = await wait_drained(session, server.base, 120)
+    # A new session: the old one's pooled connections died with the server.
+    async with aiohttp.ClientSession(timeout=session.timeout) as fresh:
+        outcome["lost_updates"] = await check_updates(fresh, server.base, tally)
+        await receiver.up()
+        outcome["pending_after_drain"] = await wait_drained(fresh, server.base, 120)
     outcome["lost_callbacks"] = len(tally.expected_thinq - receiver.thinq)
     return outcome
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from mockserver import operations, request_context, specs
+from mockserver.dashboard import with_dashboard
 from mockserver.errors import ApiError, Err, respond
 from mockserver.gateway import Gateway
 from mockserver.runtime import Runtime
@@ -151,4 +152,4 @@ def create_app(runtime: Runtime) -> ASGIApp:
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return Gateway(app, runtime)
+    return with_dashboard(Gateway(app, runtime), runtime)

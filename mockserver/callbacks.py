@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,15 @@ class DeliveryEngine:
         self._progressed: dict[str, Delivery] = {}
         self._forgotten: list[str] = []
         self._cleared = False
+        # Who hears each change of a delivery (queued, attempted, given up, sent
+        # again): an open dashboard. Empty unless someone watches.
+        self.listeners: list[Callable[[Delivery], None]] = []
+
+    def _changed(self, delivery: Delivery) -> None:
+        self._progressed[delivery.id] = delivery
+        if self.listeners:
+            for listener in self.listeners:
+                listener(delivery)
 
     # ------------------------------------------------------------------ intake
     def enqueue(
@@ -182,7 +192,7 @@ class DeliveryEngine:
     def _give_up(self, delivery: Delivery, outcome: str) -> None:
         delivery.status = FAILED
         delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
-        self._progressed[delivery.id] = delivery
+        self._changed(delivery)
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again (given up, or delivered and wanted twice)."""
@@ -190,8 +200,8 @@ class DeliveryEngine:
         if delivery.status == PENDING or not delivery.url:
             return delivery
         delivery.status = PENDING
-        self._progressed[delivery.id] = delivery
         self._schedule(delivery)
+        self._changed(delivery)
         return delivery
 
     def _remember(self, delivery: Delivery) -> None:
@@ -205,6 +215,7 @@ class DeliveryEngine:
             if self._new.pop(oldest_id, None) is None:
                 self._forgotten.append(oldest_id)
             self._progressed.pop(oldest_id, None)
+        self._changed(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
         self._ensure_started()
@@ -301,15 +312,13 @@ class DeliveryEngine:
         delivery.attempts.append(
             Attempt(iso_timestamp(self.clock.now()), outcome, status_code, latency)
         )
-        self._progressed[delivery.id] = delivery
         if outcome == "ok":
             delivery.status = DELIVERED
-            return True
-        if len(delivery.attempts) >= self.settings.attempts:
+        elif len(delivery.attempts) >= self.settings.attempts:
             delivery.status = FAILED
             log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
-            return True
-        return False
+        self._changed(delivery)
+        return delivery.status != PENDING
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:

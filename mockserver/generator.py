@@ -242,7 +242,7 @@ def _dr(
                 "groupId": group_id,
                 "partnerId": partner_id,
                 "groupName": f"{fake.street_name()} {fake.building_number()}",
-                "areaCode": fake.postcode(),
+                "areaCode": fake.numerify("##########"),  # the seed: 10 digits
             }
         enrolled.append(
             {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,9 @@ class Journal:
         self._added = 0
         self._unsaved: deque[tuple[int, JournalEntry]] = deque(maxlen=cap)
         self._cleared = False
+        # Who hears each new entry (an open dashboard). Empty unless someone watches,
+        # and then the hot path pays one truthiness test.
+        self.listeners: list[Callable[[JournalEntry], None]] = []
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -147,6 +151,9 @@ class Journal:
         self.entries.append(entry)
         self._added += 1
         self._unsaved.append((self._added, entry))
+        if self.listeners:
+            for listener in self.listeners:
+                listener(entry)
 
     def clear(self) -> None:
         self.entries.clear()
