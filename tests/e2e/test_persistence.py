@@ -164,6 +164,7 @@ def target_temperature(http: httpx.Client, headers: dict[str, str], device_id: s
     return answer.json()["response"]["temperature"]["targetTemperature"]
 
 
+@pytest.mark.slow
 def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> None:
     state_file = tmp_path / "state.db"
     server = start_server(tmp_path, "--state-file", str(state_file))
@@ -202,6 +203,7 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
         stop_server(server)
 
 
+@pytest.mark.slow
 def test_reset_after_a_restart_goes_back_to_the_scenario(tmp_path: Path) -> None:
     state_file = tmp_path / "state.db"
     server = start_server(tmp_path, "--state-file", str(state_file))
@@ -265,6 +267,7 @@ def test_kill9_with_pending_deliveries_delivers_them_after_restart(tmp_path: Pat
         stop_server(server)
 
 
+@pytest.mark.slow
 def test_a_json_state_file_of_format_1_is_migrated(tmp_path: Path) -> None:
     # What the first lgmock wrote: the whole state as one JSON snapshot.
     server = start_server(tmp_path)
