@@ -72,6 +72,10 @@ def test_device_list_shows_the_scenarios_devices(
     )
     screenshot(page, "dashboard-devices.png", tmp_path)
 
+    # The live re-read of the rows (every 2 s) replaces the rows only.
+    page.wait_for_timeout(2500)
+    assert page.locator("#device-results").count() == 1
+
     # Filtering by type leaves exactly that type's devices.
     wanted = "DEVICE_AIR_CONDITIONER"
     page.select_option("select[name=type]", wanted)
@@ -328,6 +332,9 @@ def test_coverage_page_shows_the_numbers_of_the_contract_report(
         "codeCoverage": f"{numbers['codeCoverage']}%",
         "violations": str(len(numbers["violations"])),
     }
+    if "statusCoverage" in numbers:  # the report's documented-status coverage
+        shown_status = page.locator('[data-metric="statusCoverage"]').inner_text()
+        assert shown_status == f"{numbers['statusCoverage']}%"
     assert numbers["codeCoverage"] > 0 and "4304" in page.locator("main").inner_text()
 
 
