@@ -540,8 +540,11 @@ def export_entities(sandbox: Sandbox, families: Any = None) -> dict[str, Any]:
 
 def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
     store = sandbox.devices
-    for info in store.infos():
-        device_id = info.device_id
+    # The ids first: a device added while a stream is being written must not break it.
+    for device_id in list(store.ids()):
+        info = store.info(device_id)
+        if info is None:
+            continue
         if all_statuses or not store.has_generated_status(device_id):
             yield export_device(info, store.status_of(device_id))
         else:
@@ -549,10 +552,10 @@ def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
 
 
 def export_stream(sandbox: Sandbox, *, all_statuses: bool = True) -> Iterator[bytes]:
-    """``export`` as JSON text in pieces: one device at a time, never the whole text.
+    """``export`` as JSON text in pieces (500 devices each), never the whole text.
 
-    Everything is read when the generator runs, so the caller runs it to the end before
-    the state can change (the server does, on its event loop, between requests).
+    Each device is read when its piece is made: a server that answers other requests
+    between pieces writes each device as it was at that moment (docs/scale.md).
     """
     head = export_entities(sandbox)
     text = json.dumps(head, ensure_ascii=False)
