@@ -256,6 +256,7 @@ def _prepare_rest(document: dict[str, Any], source: str) -> list[str]:
 
 def _unshifted(problems: list[str], refused: dict[str, set[int]]) -> list[str]:
     """Problems found with refused entries left out, at the entries' own indexes."""
+
     def original(key: str, index: int) -> int:
         for gone in sorted(refused.get(key, ())):
             if gone <= index:
@@ -264,8 +265,7 @@ def _unshifted(problems: list[str], refused: dict[str, set[int]]) -> list[str]:
 
     pattern = re.compile(r"\$\.(" + "|".join(ENTRY_LISTS) + r")\[(\d+)\]")
     return [
-        pattern.sub(lambda m: f"$.{m[1]}[{original(m[1], int(m[2]))}]", line)
-        for line in problems
+        pattern.sub(lambda m: f"$.{m[1]}[{original(m[1], int(m[2]))}]", line) for line in problems
     ]
 
 

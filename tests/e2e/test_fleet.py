@@ -1,7 +1,7 @@
 """A generated fleet on a real `lgmock serve`: reset, state export and fan-out, over HTTP.
 
-The fleet (2,400 devices, 1,200 per user) is bigger than the size a ThinQ operation handles before its
-202 (handlers/thinq.py INLINE_DEVICES), so the fan-out in parts is exercised too.
+Each of the fleet's two users owns 1,200 devices, more than a ThinQ operation handles
+before its 202 (handlers/thinq.py INLINE_DEVICES), so the fan-out in parts is exercised.
 """
 
 from __future__ import annotations
