@@ -92,7 +92,15 @@ def _serve(args: argparse.Namespace) -> int:
     runtime.state_file = args.state_file
     print(banner(runtime.sandbox, args.host, args.port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
-    uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)
+    # uvicorn formats each access-log line before the logger drops it: off unless shown.
+    access_log = args.log_level.lower() in ("info", "debug", "trace")
+    uvicorn.run(
+        create_app(runtime),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=access_log,
+    )
     return 0
 
 

@@ -5,7 +5,8 @@ read once), keeps time-driven behaviour current, and is the one place that adds 
 tracking headers every answer carries (``X-Request-Id``; for the vendor APIs also the
 echoed ``X-Message-Id`` and ``X-Response-Code``). Vendor API calls are journaled
 (``call_journal``) and may meet an injected fault (``fault_injection``) before they are
-served; the ticker and state saving are ``lifespan``'s.
+served by the compiled ``pipeline``; the ticker and state saving are ``lifespan``'s.
+What no operation matches (Swagger UI, unknown routes) goes to connexion's app.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
 from mockserver.lifespan import Ticker
+from mockserver.operations import Operation
+from mockserver.pipeline import Pipeline
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
 
@@ -40,9 +43,10 @@ class QuietDrops(logging.Filter):
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, runtime: Runtime, pipeline: Pipeline) -> None:
+        self.app = app  # connexion's: Swagger UI, and answers for paths no operation has
         self.runtime = runtime
+        self.pipeline = pipeline
         self.ticker = Ticker(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
@@ -58,48 +62,61 @@ class Gateway:
         token = request_context.begin(record)
         try:
             send = _tracking_headers(record, send)
+            operation = operations.find(record.method, record.path)
+            if operation is not None:
+                record.operation_id = operation.operation_id
+                record.path_params = operation.path_params(record.path)
             body, refusal = await read_body(record.api, scope, receive)
             receive = replay(body, receive)
             if record.api is Api.SANDBOX:
-                if refusal is not None:
-                    await send_error(send, record.api, refusal)
-                else:
-                    await self.app(scope, receive, send)
+                await self._serve(record, operation, scope, body, refusal, receive, send)
                 return None
-            return await self._vendor_call(record, scope, receive, send, refusal)
+            return await self._vendor_call(record, operation, scope, body, refusal, receive, send)
         finally:
             request_context.end(token)
 
     async def _vendor_call(
         self,
         record: RequestRecord,
+        operation: Operation | None,
         scope: Scope,
+        body: bytes,
+        refusal: ApiError | None,
         receive: Receive,
         send: Send,
-        refusal: ApiError | None,
     ) -> Any:
-        operation = operations.find(record.method, record.path)
-        if operation is not None:
-            record.operation_id = operation.operation_id
-            record.path_params = operation.path_params(record.path)
+        """A vendor API call: journaled, and open to injected faults."""
         record.caller = caller_name(record.api, record.headers)
-        tap = JournalTap(record)
+        tap = JournalTap(record, body)
         send = tap.send(send)
-        receive = tap.receive(receive)
         try:
-            if refusal is not None:  # over a body limit: refused before anything parses it
-                await receive()
-                await send_error(send, record.api, refusal)
-                return None
-            outcome = await fault_injection.apply(record, send)
+            # Over a body limit: refused before anything parses it, faults or not.
+            outcome = Injection.SERVE if refusal else await fault_injection.apply(record, send)
             if outcome is Injection.DROP:
                 tap.dropped()
                 return DROP_CONNECTION
             if outcome is Injection.SERVE:
-                await self.app(scope, receive, send)
+                await self._serve(record, operation, scope, body, refusal, receive, send)
         finally:
             tap.write()
         return None
+
+    async def _serve(
+        self,
+        record: RequestRecord,
+        operation: Operation | None,
+        scope: Scope,
+        body: bytes,
+        refusal: ApiError | None,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        if refusal is not None:
+            await send_error(send, record.api, refusal)
+        elif operation is None:
+            await self.app(scope, receive, send)
+        else:
+            await self.pipeline.serve(self.pipeline.find(operation), record, body, send)
 
 
 async def read_body(api: Api, scope: Scope, receive: Receive) -> tuple[bytes, ApiError | None]:

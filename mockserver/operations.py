@@ -59,9 +59,20 @@ def table() -> tuple[Operation, ...]:
     return tuple(operations)
 
 
-def find(method: str, path: str) -> Operation | None:
+@cache
+def _by_shape() -> dict[tuple[str, int], tuple[Operation, ...]]:
+    """The table split by method and number of path segments: a request tries only the
+    few operations of its shape, in the table's order (literal segments first)."""
+    shapes: dict[tuple[str, int], list[Operation]] = {}
     for operation in table():
-        if operation.method == method and operation.pattern.match(path):
+        key = (operation.method, operation.template.count("/"))
+        shapes.setdefault(key, []).append(operation)
+    return {key: tuple(ops) for key, ops in shapes.items()}
+
+
+def find(method: str, path: str) -> Operation | None:
+    for operation in _by_shape().get((method, path.count("/")), ()):
+        if operation.pattern.match(path):
             return operation
     return None
 
