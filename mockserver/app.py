@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from mockserver import operations, request_context, specs
+from mockserver.dashboard import with_dashboard
 from mockserver.errors import ApiError, Err, respond
 from mockserver.gateway import Gateway
 from mockserver.pipeline import Pipeline
@@ -179,4 +180,4 @@ def create_app(runtime: Runtime) -> ASGIApp:
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return Gateway(app, runtime, Pipeline(resolvers))
+    return with_dashboard(Gateway(app, runtime, Pipeline(resolvers)), runtime)

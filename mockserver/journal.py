@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,12 +121,18 @@ class Journal:
         self.cap = cap
         self.entries: deque[JournalEntry] = deque(maxlen=cap)
         self._ids = itertools.count(1)
+        # Who hears each new entry (an open dashboard). Empty unless someone watches,
+        # and then the hot path pays one truthiness test.
+        self.listeners: list[Callable[[JournalEntry], None]] = []
 
     def next_id(self) -> int:
         return next(self._ids)
 
     def add(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(entry)
 
     def clear(self) -> None:
         self.entries.clear()

@@ -107,16 +107,20 @@ class Accounts:
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         self._partner_by_key = _Index[Partner](lambda partner: partner.api_key)
         self._user_by_token = _Index[User](lambda user: user.access_token)
+        # Credentials given so far: a fleet's thousands of users are added in linear time.
+        self._taken: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ lookups
     def add_partner(self, partner: Partner) -> None:
-        if any(p.api_key == partner.api_key for p in self.partners.values()):
+        if ("key", partner.api_key) in self._taken:
             raise ValueError(f"apiKey of partner {partner.partner_id!r} is already used")
+        self._taken.add(("key", partner.api_key))
         self.partners[partner.partner_id] = partner
 
     def add_user(self, user: User) -> None:
-        if any(u.access_token == user.access_token for u in self.users.values()):
+        if ("token", user.access_token) in self._taken:
             raise ValueError(f"accessToken of user {user.user_number!r} is already used")
+        self._taken.add(("token", user.access_token))
         self.users[user.user_number] = user
 
     def partner_by_key(self, api_key: str | None) -> Partner:

@@ -75,6 +75,7 @@ async def set_clock(body: dict[str, Any]) -> Reply:
     if body.get("freeze") is False:
         clock.release()
     # What became due at the new time happens now (expiries, DR windows, cycles).
+    runtime().sandbox.changed("clock")
     runtime().sandbox.tick()
     return clock.to_dict(), 200, {}
 
@@ -101,7 +102,12 @@ async def list_callbacks(
 async def redeliver_callback(delivery_id: str) -> Reply:
     engine = runtime().deliveries
     if delivery_id not in engine.journal:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no delivery {delivery_id}", field="deliveryId")
+        raise ApiError(
+            Err.DELIVERY_NOT_FOUND,
+            f"no delivery {delivery_id} (a reset or scenario load empties the delivery "
+            "journal; GET /_sandbox/callbacks lists what it holds)",
+            field="deliveryId",
+        )
     return engine.redeliver(delivery_id).to_dict(), 200, {}
 
 
@@ -111,16 +117,18 @@ async def redeliver_callback(delivery_id: str) -> Reply:
 async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
     service = runtime().sandbox.accounts.services.get(service_id)
     if service is None:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no service {service_id}", field="serviceId")
+        raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
     service.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("services")
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
 
 
 async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
     partner = runtime().sandbox.accounts.partners.get(partner_id)
     if partner is None:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no partner {partner_id}", field="partnerId")
+        raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
     partner.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("partners")
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
 
 
@@ -164,16 +172,19 @@ async def list_faults() -> Reply:
 
 async def add_fault(body: dict[str, Any]) -> Reply:
     rule = runtime().sandbox.faults.add(body)
+    runtime().sandbox.changed("faults")
     return rule.to_dict(), 201, {}
 
 
 async def clear_faults() -> Reply:
     runtime().sandbox.faults.clear()
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
 async def remove_fault(fault_id: str) -> Reply:
     runtime().sandbox.faults.remove(fault_id)
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 

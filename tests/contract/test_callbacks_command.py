@@ -16,6 +16,9 @@ from contract_tests.receiver import CallbackReceiver, push_type
 from contract_tests.schemas import business_connect_problems, thinq_problems
 from tests.contract.support import lgmock, serving
 
+# Hypothesis generates every kind of delivery for each receiver: the slow tier.
+pytestmark = pytest.mark.slow
+
 LARGE = 20_000
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from contract_tests.client_report import Thresholds, build, fetch_journal, render
 from tests.support import bc_headers
@@ -41,6 +42,7 @@ def test_codes_met_and_coverage_thresholds(http: httpx.Client) -> None:
     assert report.failures(Thresholds(min_code_coverage=99))
 
 
+@pytest.mark.slow
 def test_report_command_gates_on_violations(tmp_path, server) -> None:
     import json
     import subprocess
