@@ -12,6 +12,7 @@ What no operation matches (Swagger UI, unknown routes) goes to connexion's app.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +24,6 @@ from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
 from mockserver.lifespan import Ticker
-from mockserver.operations import Operation
 from mockserver.pipeline import Pipeline
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
@@ -68,21 +68,28 @@ class Gateway:
                 record.path_params = operation.path_params(record.path)
             body, refusal = await read_body(record.api, scope, receive)
             receive = replay(body, receive)
+
+            async def serve(send: Send) -> None:
+                if refusal is not None:  # over a body limit: refused before any parsing
+                    await send_error(send, record.api, refusal)
+                elif operation is None:  # Swagger UI, or connexion's 404 / 405
+                    await self.app(scope, receive, send)
+                else:
+                    await self.pipeline.serve(self.pipeline.find(operation), record, body, send)
+
             if record.api is Api.SANDBOX:
-                await self._serve(record, operation, scope, body, refusal, receive, send)
+                await serve(send)
                 return None
-            return await self._vendor_call(record, operation, scope, body, refusal, receive, send)
+            return await self._vendor_call(record, body, refusal is not None, serve, send)
         finally:
             request_context.end(token)
 
     async def _vendor_call(
         self,
         record: RequestRecord,
-        operation: Operation | None,
-        scope: Scope,
         body: bytes,
-        refusal: ApiError | None,
-        receive: Receive,
+        refused: bool,
+        serve: Callable[[Send], Awaitable[None]],
         send: Send,
     ) -> Any:
         """A vendor API call: journaled, and open to injected faults."""
@@ -90,33 +97,16 @@ class Gateway:
         tap = JournalTap(record, body)
         send = tap.send(send)
         try:
-            # Over a body limit: refused before anything parses it, faults or not.
-            outcome = Injection.SERVE if refusal else await fault_injection.apply(record, send)
+            # A body over the limits is refused as it is, faults or not.
+            outcome = Injection.SERVE if refused else await fault_injection.apply(record, send)
             if outcome is Injection.DROP:
                 tap.dropped()
                 return DROP_CONNECTION
             if outcome is Injection.SERVE:
-                await self._serve(record, operation, scope, body, refusal, receive, send)
+                await serve(send)
         finally:
             tap.write()
         return None
-
-    async def _serve(
-        self,
-        record: RequestRecord,
-        operation: Operation | None,
-        scope: Scope,
-        body: bytes,
-        refusal: ApiError | None,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        if refusal is not None:
-            await send_error(send, record.api, refusal)
-        elif operation is None:
-            await self.app(scope, receive, send)
-        else:
-            await self.pipeline.serve(self.pipeline.find(operation), record, body, send)
 
 
 async def read_body(api: Api, scope: Scope, receive: Receive) -> tuple[bytes, ApiError | None]:

@@ -1,9 +1,10 @@
-"""Which operation a request is, before connexion sees it.
+"""The route table: which operation a request is, compiled once from ``specs.MOUNTS``.
 
-The journal and the fault rules work in the outermost ASGI layer (a fault may drop the
-connection before any framework code runs), so they need their own cheap answer to
-"which operationId, which path parameters, which API": a table compiled once from the
-same specs connexion serves.
+The gateway asks it first (the journal and the fault rules need the operationId and
+path parameters before anything else runs, and a fault may drop the connection), and
+the pipeline serves the operation it names: one router for every served call. Paths
+no operation has go to connexion's app, which answers 404 or 405 (``allowed_methods``
+gives the 405's Allow header).
 """
 
 from __future__ import annotations

@@ -185,4 +185,6 @@ async def _send_reply(send: Send, reply: Any) -> None:
         content_type = headers.pop("Content-Type", "application/octet-stream")
         await send_answer(send, status, payload, content_type, headers)
     else:
-        await send_answer(send, status, json_codec.dumps(payload), JSON, headers)
+        # A closing newline, as connexion wrote it: a shell prompt after `curl` stays on
+        # its own line (and so does the next command's output).
+        await send_answer(send, status, json_codec.dumps(payload) + b"\n", JSON, headers)
