@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contract_tests.contracts import new_message_id, user_agent
 from contract_tests.lgapi import LgApi
 from contract_tests.report import Finding, Outcome, Report, Status
 from mockserver import specs
-from mockserver.errors import new_message_id
 
 Progress = Callable[[str], None]
 
@@ -39,6 +39,8 @@ DEFAULT_CHECKS = (
     "negative_data_rejection",
     "use_after_free",
     "ensure_resource_availability",
+    # The kit's own (contract_tests/checks.py): the vendor code is documented.
+    "vendor_code_conformance",
 )
 LEFT_OUT = {
     # Both APIs document 400 (4101 / 1101) for a missing or invalid header, credentials
@@ -117,6 +119,8 @@ def check_options(options: ConformanceOptions) -> None:
     import schemathesis.specs.openapi.checks  # noqa: F401  (registers the OpenAPI checks)
     from schemathesis.checks import CHECKS
 
+    from contract_tests import checks  # noqa: F401  (registers the kit's checks)
+
     unknown = set(options.phases) - set(PHASES)
     if unknown:
         raise ValueError(f"unknown phases {sorted(unknown)}: choose from {', '.join(PHASES)}")
@@ -131,6 +135,8 @@ def check_options(options: ConformanceOptions) -> None:
 def _load(target: ApiUnderTest, options: ConformanceOptions) -> Any:
     import schemathesis
     from schemathesis.config import SchemathesisConfig
+
+    from contract_tests import checks  # noqa: F401  (registers the kit's checks)
 
     config: dict[str, Any] = {
         "base-url": target.base_url,
@@ -169,6 +175,7 @@ def _install_credentials(schema: Any, api_name: str, api: LgApi) -> None:
     from schemathesis.generation.meta import negated_parameters
 
     credentials = api.credentials
+    agent = user_agent()
     token = _TokenCache(api) if api_name == "bc" else None
     fixed = (
         {
@@ -211,6 +218,8 @@ def _install_credentials(schema: Any, api_name: str, api: LgApi) -> None:
             for lower, name in declared.items():
                 if lower in values and lower not in broken:
                     case.headers[name] = values[lower]
+            # So the sandbox's journal tells this run's requests from a client's.
+            case.headers["User-Agent"] = agent
 
     schema.auth(refresh_interval=None)(Credentials)
 

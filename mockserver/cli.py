@@ -51,10 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
     receiver.set_defaults(run=_receiver)
 
-    from contract_tests import cli as contract_cli
     from mockserver import control_cli
 
-    contract_cli.register(commands)
+    _register_plugins(commands)
     control_cli.register(commands)
 
     check = commands.add_parser("scenario", help="check a scenario file without serving it")
@@ -63,6 +62,26 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
+
+
+# Command groups other packages add to `lgmock` (the contract kit's `contract`): each
+# entry point names a function that adds its subcommands, so the server never imports them.
+COMMANDS_GROUP = "lgmock.commands"
+
+
+def _register_plugins(commands: argparse._SubParsersAction) -> None:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=COMMANDS_GROUP)
+    if not found:
+        # An install made before the group existed (reinstall to refresh its metadata):
+        # the kit ships in this same distribution, so its declared entry is still right.
+        from contract_tests.cli import register
+
+        register(commands)
+        return
+    for entry in sorted(found, key=lambda e: e.name):
+        entry.load()(commands)
 
 
 def _serve(args: argparse.Namespace) -> int:
