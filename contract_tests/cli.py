@@ -51,12 +51,12 @@ def _mark_parser(kit: argparse._SubParsersAction) -> None:
 def _run_mark(args: argparse.Namespace) -> int:
     import httpx
 
-    from contract_tests.client_report import journal_mark
+    from contract_tests.client_report import JOURNAL, journal_mark
 
     try:
         _emit(str(journal_mark(args.url)))
     except httpx.HTTPError as exc:
-        return _refuse(f"cannot read {args.url}/_sandbox/journal: {exc}")
+        return _refuse(f"cannot read {args.url}{JOURNAL}: {exc}")
     return 0
 
 
@@ -111,7 +111,14 @@ def _report_parser(kit: argparse._SubParsersAction) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     import httpx
 
-    from contract_tests.client_report import Thresholds, build, fetch_journal, parse_since, render
+    from contract_tests.client_report import (
+        JOURNAL,
+        Thresholds,
+        build,
+        fetch_journal,
+        parse_since,
+        render,
+    )
 
     thresholds = Thresholds(
         max_violations=args.max_violations,
@@ -129,7 +136,7 @@ def _run_report(args: argparse.Namespace) -> int:
     try:
         entries = fetch_journal(args.url, since=since)
     except httpx.HTTPError as exc:
-        return _refuse(f"cannot read {args.url}/_sandbox/journal: {exc}")
+        return _refuse(f"cannot read {args.url}{JOURNAL}: {exc}")
     report = build(entries, scope=scope, include_kit=args.include_kit_traffic)
     text = render(report, thresholds, args.format)
     for path, fmt in ((args.output, args.format), (args.junit_xml, "junit"), (args.json, "json")):

@@ -28,6 +28,7 @@ import httpx
 from contract_tests import contracts
 
 PAGE = 1000
+JOURNAL = f"{contracts.mount('sandbox').prefix}/journal"
 
 
 @dataclass
@@ -102,6 +103,12 @@ class ClientReport:
             sum(len(op.codes_met) for op in ops), sum(len(op.documented_codes) for op in ops)
         )
 
+    def codes_met_by_api(self) -> dict[str, list[str]]:
+        met: dict[str, set[str]] = {}
+        for op in self.operations.values():
+            met.setdefault(op.api, set()).update(op.codes_met)
+        return {api: sorted(codes) for api, codes in met.items()}
+
     def failures(self, thresholds: Thresholds) -> list[str]:
         problems = []
         if len(self.violations) > thresholds.max_violations:
@@ -145,7 +152,7 @@ def journal_mark(base_url: str, *, client: httpx.Client | None = None) -> int:
     own = client is None
     http = client or httpx.Client(base_url=base_url, timeout=30)
     try:
-        page = http.get("/_sandbox/journal", params={"limit": 1})
+        page = http.get(JOURNAL, params={"limit": 1})
         page.raise_for_status()
         items = page.json()["items"]
         return int(items[0]["id"]) if items else 0
@@ -171,7 +178,7 @@ def fetch_journal(
         entries: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = http.get("/_sandbox/journal", params={**params, "offset": offset})
+            page = http.get(JOURNAL, params={**params, "offset": offset})
             page.raise_for_status()
             items = page.json()["items"]
             if isinstance(since, int):
@@ -264,6 +271,11 @@ def as_json(report: ClientReport, thresholds: Thresholds) -> dict[str, Any]:
             "statuses": coverage(report.status_coverage()),
             "codes": coverage(report.code_coverage()),
         },
+        # The headline figures on their own (the dashboard's coverage page shows these).
+        "operationCoverage": round(report.operation_coverage().percent, 1),
+        "statusCoverage": round(report.status_coverage().percent, 1),
+        "codeCoverage": round(report.code_coverage().percent, 1),
+        "codesMet": report.codes_met_by_api(),
         "violations": report.violations,
         "operations": [
             {

@@ -16,16 +16,17 @@ Two of our rules sit on top of schemathesis's results:
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from contract_tests import contracts
 from contract_tests.contracts import new_message_id, user_agent
 from contract_tests.lgapi import LgApi
 from contract_tests.report import Finding, Outcome, Report, Status
-from mockserver import specs
 
 Progress = Callable[[str], None]
 
@@ -78,11 +79,11 @@ class ApiUnderTest:
 
 
 def api_under_test(name: str, api: LgApi) -> ApiUnderTest:
-    if name == "bc":
-        return ApiUnderTest("bc", specs.repaired_spec(), api.bc_url)
-    if name == "thinq":
-        return ApiUnderTest("thinq", specs.thinq_spec(), api.thinq_url)
-    raise ValueError(f"unknown API {name!r}: use bc or thinq")
+    if name not in contracts.APIS:
+        raise ValueError(f"unknown API {name!r}: use bc or thinq")
+    # A fresh copy: schemathesis may annotate the document it is given.
+    document = copy.deepcopy(contracts.contract(name).document)
+    return ApiUnderTest(name, document, api.bc_url if name == "bc" else api.thinq_url)
 
 
 def run(

@@ -51,17 +51,30 @@ class ApiContract:
         return spec_tables.code_statuses(list(self.operations))
 
 
-def _document(name: str) -> dict[str, Any]:
-    if name == "bc":
-        return specs.repaired_spec()
-    if name == "thinq":
-        return specs.thinq_spec()
-    raise ValueError(f"unknown API {name!r}: use bc or thinq")
+def mount(name: str) -> specs.Mount:
+    """The server's mount table row of an API ("bc", "thinq", "sandbox"): its URL prefix."""
+    for row in specs.MOUNTS:
+        if row.api.value == name:
+            return row
+    raise ValueError(f"unknown API {name!r}: use {', '.join(m.api.value for m in specs.MOUNTS)}")
+
+
+def api_root(base_url: str, name: str) -> str:
+    """Where a server at ``base_url`` serves the spec's paths of API ``name``.
+
+    Business Connect's paths (`/v1/...`) sit under its mount (`/bc`); the ThinQ spec's
+    paths already begin with theirs (`/v2/...`).
+    """
+    path = next(iter(contract(name).document.get("paths") or {"/": None}))
+    served = mount(name).served_path(path)
+    return base_url.rstrip("/") + served[: len(served) - len(path)]
 
 
 @cache
 def contract(name: str) -> ApiContract:
-    document = _document(name)
+    if name not in APIS:
+        raise ValueError(f"unknown API {name!r}: use bc or thinq")
+    document = mount(name).document()
     operations = tuple(spec_tables.operations(document, name))
     return ApiContract(name, document, operations, spec_tables.success_codes(list(operations)))
 

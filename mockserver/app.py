@@ -8,7 +8,6 @@ of the API that was called.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -21,18 +20,21 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from mockserver import specs
-from mockserver.errors import ApiError, Err, api_for_path, new_message_id, render_error
-from mockserver.gateway import Gateway, note_refusal
-from mockserver.handlers.context import current_request_id, current_runtime
+from mockserver import operations, request_context, specs
+from mockserver.dashboard import with_dashboard
+from mockserver.errors import ApiError, Err, respond
+from mockserver.gateway import Gateway
 from mockserver.runtime import Runtime
 from mockserver.validation import validator_map
 
 log = logging.getLogger("lgmock")
 
-BC_BASE = "/bc"
-THINQ_BASE = "/v2"
-SANDBOX_BASE = "/_sandbox"
+# Where each API's handlers live (one module per API family), first match wins.
+HANDLER_MODULES: dict[specs.Api, tuple[str, ...]] = {
+    specs.Api.BUSINESS_CONNECT: ("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
+    specs.Api.THINQ_ASYNC: ("mockserver.handlers.thinq",),
+    specs.Api.SANDBOX: ("mockserver.handlers.sandbox",),
+}
 
 
 def snake_case(operation_id: str) -> str:
@@ -79,31 +81,13 @@ def _not_implemented(name: str) -> Any:
 
 
 def _respond(request: ConnexionRequest, error: ApiError) -> ConnexionResponse:
-    path = request.url.path
-    rendered = render_error(
-        api_for_path(path),
-        error,
-        path=path,
-        message_id=request.headers.get("x-message-id"),
-        request_id=current_request_id.get() or new_message_id(),
-        timestamp=_timestamp(),
-    )
-    note_refusal(error, rendered.headers.get("X-Response-Code", ""))
+    answer = respond(specs.api_for_path(request.url.path), error, request_context.current_or_none())
     return ConnexionResponse(
-        status_code=rendered.status,
-        body=json.dumps(rendered.body, ensure_ascii=False).encode(),
-        headers=rendered.headers,
+        status_code=answer.status,
+        body=answer.body,
+        headers=answer.headers,
         content_type="application/json",
     )
-
-
-def _timestamp() -> str:
-    from mockserver.errors import iso_timestamp
-
-    try:
-        return iso_timestamp(current_runtime.get().sandbox.clock.now())
-    except LookupError:
-        return iso_timestamp()
 
 
 def on_api_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -121,7 +105,9 @@ def on_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         )
     elif status == 405:
         error = ApiError(
-            Err.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
+            Err.METHOD_NOT_ALLOWED,
+            f"{request.method} is not allowed on {request.url.path}",
+            allow=operations.allowed_methods(request.url.path),
         )
     elif status == 415:
         error = ApiError(
@@ -138,8 +124,10 @@ def on_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 
 
 def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    # A 500 from the sandbox is always a bug: log it loudly with the traceback.
-    log.exception("unhandled error serving %s %s", request.method, request.url.path)
+    # A 500 from the sandbox is always a bug: log it loudly with the traceback. connexion
+    # calls this handler outside its except block, so the exception is passed explicitly
+    # (log.exception would print "NoneType: None").
+    log.error("unhandled error serving %s %s", request.method, request.url.path, exc_info=exc)
     return _respond(request, ApiError(Err.INTERNAL, f"lgmock bug: {type(exc).__name__}: {exc}"))
 
 
@@ -152,29 +140,16 @@ def create_app(runtime: Runtime) -> ASGIApp:
         "validator_map": validator_map(),
         "swagger_ui_options": SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
     }
-    app.add_api(
-        specs.for_connexion(specs.repaired_spec()),
-        base_path=BC_BASE,
-        name="business-connect",
-        resolver=HandlerResolver("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
-        **common,
-    )
-    app.add_api(
-        specs.for_connexion(specs.thinq_spec(), mount=THINQ_BASE),
-        base_path=THINQ_BASE,
-        name="thinq-async",
-        resolver=HandlerResolver("mockserver.handlers.thinq"),
-        **common,
-    )
-    app.add_api(
-        specs.for_connexion(specs.sandbox_spec()),
-        base_path=SANDBOX_BASE,
-        name="sandbox",
-        resolver=HandlerResolver("mockserver.handlers.sandbox"),
-        **common,
-    )
+    for mount in specs.MOUNTS:
+        app.add_api(
+            mount.connexion_document(),
+            base_path=mount.prefix,
+            name=mount.name,
+            resolver=HandlerResolver(*HANDLER_MODULES[mount.api]),
+            **common,
+        )
     app.add_error_handler(ApiError, on_api_error)
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return Gateway(app, runtime)
+    return with_dashboard(Gateway(app, runtime), runtime)

@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +117,14 @@ class DeliveryEngine:
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
+        # Who hears each change of a delivery (queued, attempted, given up, sent
+        # again): an open dashboard. Empty unless someone watches.
+        self.listeners: list[Callable[[Delivery], None]] = []
+
+    def _changed(self, delivery: Delivery) -> None:
+        if self.listeners:
+            for listener in self.listeners:
+                listener(delivery)
 
     # ------------------------------------------------------------------ intake
     def enqueue(
@@ -177,6 +186,7 @@ class DeliveryEngine:
     def _give_up(self, delivery: Delivery, outcome: str) -> None:
         delivery.status = FAILED
         delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
+        self._changed(delivery)
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send a delivery again (given up, or delivered and wanted twice)."""
@@ -185,6 +195,7 @@ class DeliveryEngine:
             return delivery
         delivery.status = PENDING
         self._schedule(delivery)
+        self._changed(delivery)
         return delivery
 
     def _remember(self, delivery: Delivery) -> None:
@@ -194,6 +205,7 @@ class DeliveryEngine:
             if oldest.status == PENDING:
                 break  # never forget what is still owed
             del self.journal[oldest_id]
+        self._changed(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
         self._ensure_started()
@@ -292,12 +304,11 @@ class DeliveryEngine:
         )
         if outcome == "ok":
             delivery.status = DELIVERED
-            return True
-        if len(delivery.attempts) >= self.settings.attempts:
+        elif len(delivery.attempts) >= self.settings.attempts:
             delivery.status = FAILED
             log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
-            return True
-        return False
+        self._changed(delivery)
+        return delivery.status != PENDING
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:

@@ -56,10 +56,38 @@ def main(argv: list[str] | None = None) -> int:
     _register_plugins(commands)
     control_cli.register(commands)
 
-    check = commands.add_parser("scenario", help="check a scenario file without serving it")
+    scenarios = commands.add_parser(
+        "scenario",
+        help="check a scenario file (scenario check FILE, or scenario FILE), "
+        "or generate a fleet (scenario generate)",
+    )
+    scenario_commands = scenarios.add_subparsers(dest="scenario_command", required=True)
+    check = scenario_commands.add_parser("check", help="check a scenario file without serving it")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_scenario_check)
+    generate = scenario_commands.add_parser(
+        "generate", help="write a fleet scenario to standard output (same seed, same file)"
+    )
+    generate.add_argument("--devices", type=int, required=True, help="how many devices")
+    generate.add_argument(
+        "--types", action="append", help="device types, comma-separated (DEVICE_WASHER or washer)"
+    )
+    generate.add_argument("--partners", type=int, default=1, help="partners (1)")
+    generate.add_argument("--users", type=int, help="users owning the devices (devices/100)")
+    generate.add_argument("--country", default="KR", help="users' countries, comma-separated (KR)")
+    generate.add_argument("--seed", type=int, default=0, help="the seed (0)")
+    generate.add_argument(
+        "--format",
+        choices=("json", "yaml"),
+        default="json",
+        help="json: JSON syntax, valid YAML, fast to load (default); yaml: block YAML",
+    )
+    generate.set_defaults(run=_scenario_generate)
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["scenario"] and len(argv) > 1 and argv[1] not in ("check", "generate"):
+        if not argv[1].startswith("-"):
+            argv.insert(1, "check")  # `lgmock scenario FILE`, as before `generate` came
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
 
@@ -122,6 +150,7 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
         f"{len(sandbox.devices.devices)} devices",
         f"  Business Connect  {base}/bc/v1/...      (Swagger UI {base}/bc/ui/)",
         f"  Sandbox control   {base}/_sandbox/...   (Swagger UI {base}/_sandbox/ui/)",
+        f"  Dashboard         {base}/_dashboard/",
     ]
     partner = next(iter(sandbox.accounts.partners.values()), None)
     if partner:
@@ -187,6 +216,27 @@ def _scenario_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"{args.file}: ok ({len(sandbox.devices.devices)} devices)")
+    return 0
+
+
+def _scenario_generate(args: argparse.Namespace) -> int:
+    from mockserver import generator
+
+    try:
+        document = generator.generate(
+            args.devices,
+            types=generator.resolve_types(args.types),
+            partners=args.partners,
+            users=args.users,
+            countries=tuple(c.strip().upper() for c in args.country.split(",") if c.strip()),
+            seed=args.seed,
+        )
+    except generator.GeneratorError as exc:
+        print(f"lgmock scenario generate: {exc}", file=sys.stderr)
+        return 2
+    for piece in generator.write(document, args.format):
+        sys.stdout.write(piece)
+    sys.stdout.flush()
     return 0
 
 

@@ -18,7 +18,13 @@ import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mockserver import json_codec
+from mockserver.specs import Api, mount_of
+
+if TYPE_CHECKING:
+    from mockserver.request_context import RequestRecord
 
 
 class Err(enum.Enum):
@@ -86,8 +92,10 @@ class ApiError(Exception):
         field: str | None = None,
         vendor_code: str | None = None,
         details: list[str] | None = None,
+        allow: tuple[str, ...] = (),
     ) -> None:
         self.reason = reason
+        self.allow = allow  # for METHOD_NOT_ALLOWED: the path's methods (RFC 9110 Allow)
         self.details = details or []
         self.field = field
         self.vendor_code = vendor_code
@@ -290,26 +298,32 @@ STATUS_OVERRIDES: dict[Err, int] = {
 }
 
 
-class Api(enum.Enum):
-    BUSINESS_CONNECT = "bc"
-    THINQ_ASYNC = "thinq"
-    SANDBOX = "sandbox"
-
-
 CATALOGUES: dict[Api, tuple[dict[str, CodeInfo], dict[Err, str]]] = {
     Api.BUSINESS_CONNECT: (BC_CODES, BC_REASONS),
     Api.THINQ_ASYNC: (THINQ_CODES, THINQ_REASONS),
 }
 
-DR_PATH_PREFIX = "/bc/v1/dr/"
+# The DR operations answer errors as {code, message} beside their {code, data} success.
+DR_PATH_PREFIX = mount_of(Api.BUSINESS_CONNECT).prefix + "/v1/dr/"
 
+# The X-Response-Code of a successful answer, per API (the ThinQ asynchronous API's
+# 202 carries none: its result codes travel in the callbacks).
+SUCCESS_CODES: dict[Api, str] = {Api.BUSINESS_CONNECT: "2000"}
 
-def api_for_path(path: str) -> Api:
-    if path.startswith("/bc/") or path == "/bc":
-        return Api.BUSINESS_CONNECT
-    if path.startswith("/v2/"):
-        return Api.THINQ_ASYNC
-    return Api.SANDBOX
+# Refusals caused by the request itself: what the contract report calls violations.
+CLIENT_FAULTS = frozenset(
+    {
+        Err.MISSING_HEADER,
+        Err.INVALID_HEADER,
+        Err.INVALID_MESSAGE_ID,
+        Err.MISSING_BODY_FIELD,
+        Err.INVALID_BODY,
+        Err.TOKEN_MISSING,
+        Err.INVALID_COMMAND,
+        Err.NOT_FOUND_ROUTE,
+        Err.METHOD_NOT_ALLOWED,
+    }
+)
 
 
 def code_for(api: Api, error: ApiError) -> CodeInfo:
@@ -339,39 +353,58 @@ def iso_timestamp(now: datetime | None = None) -> str:
 
 
 @dataclass
-class RenderedError:
+class ErrorAnswer:
+    """An error answer ready to send. Tracking headers are added by the gateway."""
+
     status: int
-    body: dict[str, Any]
+    body: bytes
     headers: dict[str, str]
 
 
-def render_error(
-    api: Api,
-    error: ApiError,
-    *,
-    path: str,
-    message_id: str | None,
-    request_id: str,
-    timestamp: str,
-) -> RenderedError:
-    """The body and headers ``api`` answers ``error`` with.
+def respond(api: Api, error: ApiError, context: RequestRecord | None) -> ErrorAnswer:
+    """The one error renderer: the status, body and headers ``api`` answers ``error`` with.
 
     Business Connect's Device/Event/User operations answer ``{messageId, timestamp,
     error: {code, message}}`` (the ThinQ Connect envelope their success bodies mirror);
     its DR operations answer ``{code, message}`` beside their ``{code, data}`` success
-    shape. The asynchronous API wraps the error in its own envelope.
+    shape. The asynchronous API wraps the error in its own envelope; the control API
+    answers ``{error: {code, message}}``. The answer's code, and any client fault, are
+    written into the request's record (``context``) for the journal and the headers.
     """
+    path = context.path if context else ""
+    message_id = (context.message_id if context else None) or ""
+    body, status, code = _render(api, error, path, message_id, _timestamp(context))
+    if context is not None:
+        context.answered_with(code)
+        if api is not Api.SANDBOX and error.reason in CLIENT_FAULTS and not error.vendor_code:
+            context.violated(code, error.field or "", error.describe())
+    headers = {"Allow": ", ".join(error.allow)} if error.allow else {}
+    return ErrorAnswer(status, json_codec.dumps(body), headers)
+
+
+def _timestamp(context: RequestRecord | None) -> str:
+    if context is None:
+        return iso_timestamp()
+    return iso_timestamp(context.runtime.sandbox.clock.now())
+
+
+def _render(
+    api: Api, error: ApiError, path: str, message_id: str, timestamp: str
+) -> tuple[dict[str, Any], int, str]:
+    """(body, status, vendor code) of ``error`` in ``api``'s envelope."""
+    if api is Api.SANDBOX:
+        body: dict[str, Any] = {"error": {"code": error.reason.name, "message": error.describe()}}
+        if error.details:
+            body["error"]["problems"] = error.details
+        return body, _sandbox_status(error), error.reason.name
     info = code_for(api, error)
     status = (
         STATUS_OVERRIDES.get(error.reason, info.status) if not error.vendor_code else info.status
     )
     message = f"{info.title}: {error.describe()}" if error.describe() != info.title else info.title
-    headers = {"X-Request-Id": request_id, "X-Response-Code": info.code}
-    if message_id:
-        headers["X-Message-Id"] = message_id
     if api is Api.THINQ_ASYNC:
-        body: dict[str, Any] = {
-            "messageId": message_id or "",
+        body = {
+            "messageId": message_id,
             "response": {"error": {"code": info.code, "message": message}},
             "responseCode": info.code,
             "statusCode": status,
@@ -379,18 +412,13 @@ def render_error(
         }
     elif path.startswith(DR_PATH_PREFIX):
         body = {"code": int(info.code), "message": message}
-    elif api is Api.BUSINESS_CONNECT:
+    else:
         body = {
-            "messageId": message_id or "",
+            "messageId": message_id,
             "timestamp": timestamp,
             "error": {"code": info.code, "message": message},
         }
-    else:
-        body = {"error": {"code": error.reason.name, "message": error.describe()}}
-        if error.details:
-            body["error"]["problems"] = error.details
-        return RenderedError(_sandbox_status(error), body, {"X-Request-Id": request_id})
-    return RenderedError(status, body, headers)
+    return body, status, info.code
 
 
 def _sandbox_status(error: ApiError) -> int:

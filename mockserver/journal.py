@@ -10,11 +10,15 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockserver.limits import LIMITS, too_deep
+
 BODY_CAP = 64 * 1024
 DEFAULT_CAP = 10_000
+DECODE_DEPTH = max(limit.max_depth for limit in LIMITS.values())
 
 
 @dataclass
@@ -89,8 +93,15 @@ class JournalEntry:
 
 
 def _decode(raw: bytes) -> Any:
+    """A body as a journal page shows it: parsed JSON when that is safe, else its text.
+
+    The journal keeps whatever was sent, including bodies the gateway refused for their
+    nesting: those are shown as text, never handed to the (recursive) JSON parser.
+    """
     if not raw:
         return None
+    if too_deep(raw, DECODE_DEPTH):
+        return raw.decode("utf-8", "replace")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -110,12 +121,18 @@ class Journal:
         self.cap = cap
         self.entries: deque[JournalEntry] = deque(maxlen=cap)
         self._ids = itertools.count(1)
+        # Who hears each new entry (an open dashboard). Empty unless someone watches,
+        # and then the hot path pays one truthiness test.
+        self.listeners: list[Callable[[JournalEntry], None]] = []
 
     def next_id(self) -> int:
         return next(self._ids)
 
     def add(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(entry)
 
     def clear(self) -> None:
         self.entries.clear()

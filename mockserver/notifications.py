@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockserver import messages
-from mockserver.backends.devices import Device, DeviceChange, DevicePush
+from mockserver.backends.devices import Device, DeviceChange, DeviceEvent, DevicePush
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.errors import iso_timestamp
@@ -24,13 +24,14 @@ class Notifier:
         self.sandbox = sandbox
         self.engine = engine
 
-    def __call__(self, event: DeviceChange | DevicePush) -> None:
+    def __call__(self, event: DeviceEvent) -> None:
         if isinstance(event, DeviceChange):
             self._thinq_events(event)
-            self._business_connect(event.device.device_id, STATE, report=event.changed)
-        else:
+            self._business_connect(event.device, STATE, report=event.changed)
+        elif isinstance(event, DevicePush):
             self._thinq_pushes(event)
-            self._business_connect(event.device.device_id, PUSH, push_code=event.code)
+            self._business_connect(event.device, PUSH, push_code=event.code)
+        # A DeviceUpdate (online, ...) is no status report: neither API sends one.
 
     def _timestamp(self) -> str:
         return iso_timestamp(self.sandbox.clock.now())
@@ -70,8 +71,8 @@ class Notifier:
                 device_id=device.device_id,
             )
 
-    def _business_connect(self, device_id: str, push_type: str, **content: Any) -> None:
-        device = self.sandbox.devices.get(device_id)
+    def _business_connect(self, device: Device, push_type: str, **content: Any) -> None:
+        device_id = device.device_id
         for partner in self.sandbox.accounts.partners.values():
             if device_id not in partner.push_subscriptions:
                 continue

@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from mockserver import specs
-from mockserver.errors import Api
+from mockserver.specs import Api
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-MOUNTS = (
-    (Api.BUSINESS_CONNECT, "/bc"),
-    (Api.THINQ_ASYNC, ""),  # its spec's paths already start with /v2
-    (Api.SANDBOX, "/_sandbox"),
-)
 
 
 @dataclass(frozen=True)
@@ -43,21 +38,16 @@ def _compile(template: str) -> re.Pattern[str]:
 
 @cache
 def table() -> tuple[Operation, ...]:
-    documents = {
-        Api.BUSINESS_CONNECT: specs.repaired_spec(),
-        Api.THINQ_ASYNC: specs.thinq_spec(),
-        Api.SANDBOX: specs.sandbox_spec(),
-    }
     operations = []
-    for api, mount in MOUNTS:
-        for path, item in documents[api].get("paths", {}).items():
+    for mount in specs.MOUNTS:
+        for path, item in mount.document().get("paths", {}).items():
             for method in HTTP_METHODS:
                 operation = item.get(method)
                 if isinstance(operation, dict) and operation.get("operationId"):
-                    template = mount + path
+                    template = mount.served_path(path)
                     operations.append(
                         Operation(
-                            api,
+                            mount.api,
                             operation["operationId"],
                             method.upper(),
                             template,
@@ -74,3 +64,9 @@ def find(method: str, path: str) -> Operation | None:
         if operation.method == method and operation.pattern.match(path):
             return operation
     return None
+
+
+def allowed_methods(path: str) -> tuple[str, ...]:
+    """The methods some operation answers at ``path``: a 405's Allow header (RFC 9110)."""
+    methods = {op.method for op in table() if op.pattern.match(path)}
+    return tuple(method.upper() for method in HTTP_METHODS if method.upper() in methods)

@@ -3,12 +3,12 @@ callback delivery engine.
 
 ``app.py`` creates one Runtime per server. Loading a scenario swaps the whole sandbox at
 once, so a request never sees half of an old state and half of a new one; deliveries
-queued for the old state are dropped with it.
+queued for the old state are dropped with it. A reset builds a new sandbox from the
+prepared scenario (its fleet of device records is shared, never rebuilt).
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,8 @@ class Runtime:
         # The request journal outlives resets and scenario loads: a client's CI reads
         # the contract report over a whole run that may reset between tests.
         self.journal = Journal(journal_cap) if journal_cap else Journal()
+        self._prepared: scenario.Prepared
         self.sandbox: Sandbox = self._build(document, source)
-        self._document = copy.deepcopy(document)
-        self._source = source
 
     @classmethod
     def from_file(cls, path: Path, *, seed: int | None = None, **options: Any) -> Runtime:
@@ -44,7 +43,12 @@ class Runtime:
     def _build(self, document: dict[str, Any], source: str) -> Sandbox:
         if self._seed_override is not None:
             document = {**document, "seed": self._seed_override}
-        sandbox = scenario.load(document, source)
+        prepared, sandbox = scenario.prepare(document, source)
+        self._attach(sandbox)
+        self._prepared = prepared
+        return sandbox
+
+    def _attach(self, sandbox: Sandbox) -> None:
         if self.engine is None:
             self.engine = DeliveryEngine(sandbox.clock, sandbox.delivery)
         else:
@@ -54,7 +58,6 @@ class Runtime:
         self.engine.faults = sandbox.faults
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
-        return sandbox
 
     state_file: Path | None = None
 
@@ -94,11 +97,20 @@ class Runtime:
     def load(self, document: dict[str, Any], source: str) -> Sandbox:
         """Replace the state with a scenario; on any problem the old state stays."""
         self.sandbox = self._build(document, source)
-        self._document = copy.deepcopy(document)
-        self._source = source
         return self.sandbox
 
     def reset(self) -> Sandbox:
-        """Back to the last scenario loaded (at start, or through POST /_sandbox/scenario)."""
-        self.sandbox = self._build(copy.deepcopy(self._document), self._source)
-        return self.sandbox
+        """Back to the last scenario loaded (at start, or through POST /_sandbox/scenario).
+
+        Costs what the scenario's entity families cost: the devices go back to their
+        records by dropping what changed (copy-on-write), none is rebuilt.
+        """
+        sandbox = self._prepared.build()
+        self._attach(sandbox)
+        self.sandbox = sandbox
+        return sandbox
+
+    @property
+    def prepared(self) -> scenario.Prepared:
+        """The scenario a reset goes back to (its document has no devices: see fleet)."""
+        return self._prepared

@@ -5,28 +5,39 @@ relations a schema cannot express (owners exist, profiles load, status overrides
 their profile), so a bad file is refused before anything starts, with its name, the
 path inside it and the reason. ``export`` writes the same format back: an exported
 state loads into an identical sandbox.
+
+Loading is split so that a reset costs what the small entity families cost, never the
+fleet's size (docs/scale.md): ``prepare`` checks a document once (a compiled schema
+validator, one parsed profile per profile reference, devices as immutable records) and
+``build`` makes a fresh sandbox from the result, as often as the server resets.
 """
 
 from __future__ import annotations
 
+import copy
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from jsonschema import Draft202012Validator
 
 from mockserver.backends.accounts import ALL_ROLES, Partner, Service, User
-from mockserver.backends.devices import Device, initial_status
+from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_status
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError
 from mockserver.paths import profiles_dir
-from mockserver.profiles import ProfileError, resolve_profile
+from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
 
@@ -51,13 +62,51 @@ def schema() -> dict[str, Any]:
 
 
 def parse(text: str, source: str = "<request body>") -> dict[str, Any]:
-    """YAML or JSON text to a scenario document (JSON is YAML, so one parser reads both)."""
+    """YAML or JSON text to a scenario document (JSON is YAML, so one parser reads both).
+
+    JSON is tried first: it is valid YAML, and Python's JSON parser reads a 100,000-device
+    fleet in a fraction of a second where the YAML one takes half a minute (the
+    generator writes JSON syntax for that reason, docs/scale.md).
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            with no_gc_passes():
+                document = json.loads(stripped)
+        except ValueError:
+            pass  # YAML flow style, or broken: the YAML parser says which
+        else:
+            return _mapping(document, source)
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ScenarioError(source, [f"{source}: not valid YAML or JSON: {exc}"]) from exc
     if document is None:
         document = {}
+    return _mapping(document, source)
+
+
+@contextmanager
+def no_gc_passes() -> Iterator[None]:
+    """No cyclic garbage collection while a scenario is read or prepared.
+
+    Building a fleet makes millions of objects that all stay alive; each collector pass
+    would walk every one of them again (about half of a 100,000-device load's time).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# libyaml's parser when PyYAML was built with it (as its wheels are): several times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _mapping(document: Any, source: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ScenarioError(
             source, [f"{source}: $: a scenario is a mapping, not {type(document).__name__}"]
@@ -73,12 +122,39 @@ def read_file(path: Path) -> dict[str, Any]:
     return parse(text, str(path))
 
 
+@cache
+def _fast_validator() -> Any:
+    """The same schema compiled by jsonschema_rs: about 50 times faster on a big fleet."""
+    return jsonschema_rs.validator_for(_validator().schema, validate_formats=True)
+
+
 def validate(document: dict[str, Any], source: str) -> None:
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise ScenarioError(
-            source, [f"{source}: {_pointer(e.absolute_path)}: {e.message}" for e in errors]
-        )
+    """Raise ScenarioError naming every schema problem; a valid document costs little."""
+    if _fast_validator().is_valid(document):
+        return
+    # The messages come from the reference validator (their wording is the one users
+    # see everywhere else), run only on the entries that failed: a fleet of 100,000
+    # devices with one bad entry is re-checked in one entry's time.
+    failing: dict[str, set[int]] = {}
+    for error in _fast_validator().iter_errors(document):
+        path = list(error.instance_path)
+        if len(path) >= 2 and isinstance(document.get(path[0]), list):
+            failing.setdefault(path[0], set()).add(int(path[1]))
+    slim = dict(document)
+    where: dict[str, list[int]] = {}
+    for key, indexes in failing.items():
+        where[key] = sorted(indexes)
+        slim[key] = [document[key][index] for index in where[key]]
+    errors = []
+    for error in _validator().iter_errors(slim):
+        path = list(error.absolute_path)
+        if len(path) >= 2 and path[0] in where and isinstance(path[1], int):
+            path[1] = where[path[0]][path[1]]
+        errors.append((path, error.message))
+    errors.sort(key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]])
+    raise ScenarioError(
+        source, [f"{source}: {_pointer(path)}: {message}" for path, message in errors]
+    )
 
 
 def _pointer(path: Any) -> str:
@@ -88,16 +164,79 @@ def _pointer(path: Any) -> str:
     return text
 
 
-def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
-    """Build a sandbox from a scenario document, or raise ScenarioError listing every problem."""
+@dataclass(frozen=True)
+class Prepared:
+    """A checked scenario: what every reset builds a sandbox from, without checking again.
+
+    ``document`` holds everything but the devices (never changed: each build reads a
+    copy); the devices are the ``fleet``'s immutable records.
+    """
+
+    document: dict[str, Any]
+    source: str
+    fleet: Fleet
+
+    def build(self) -> Sandbox:
+        problems: list[str] = []
+        sandbox = _build(self, problems)
+        if problems:  # checked by prepare(); a reset cannot meet new problems
+            raise ScenarioError(self.source, problems)
+        return sandbox
+
+
+def prepare(document: dict[str, Any], source: str = "<scenario>") -> tuple[Prepared, Sandbox]:
+    """Check a scenario once and build its first sandbox; ScenarioError lists every problem.
+
+    Problems of every kind come in one pass: schema, profiles and statuses, references
+    between entries, and the rules of each entity family.
+    """
+    with no_gc_passes():
+        return _prepare(document, source)
+
+
+def _prepare(document: dict[str, Any], source: str) -> tuple[Prepared, Sandbox]:
     validate(document, source)
     problems: list[str] = []
+    seed = int(document.get("seed", 0))
+    records = _device_records(document.get("devices") or [], seed, source, problems)
+    fleet = Fleet(seed, [])
+    try:
+        fleet = Fleet(seed, records)
+    except ValueError:
+        seen: set[str] = set()
+        for index, item in enumerate(document.get("devices") or []):
+            if item["deviceId"] in seen:
+                problems.append(
+                    f"{source}: $.devices[{index}]: device {item['deviceId']!r} is defined twice"
+                )
+            seen.add(item["deviceId"])
+        fleet = Fleet(seed, list({r.device_id: r for r in records}.values()))
+    rest = copy.deepcopy({key: value for key, value in document.items() if key != "devices"})
+    prepared = Prepared(rest, source, fleet)
+    _check_references(document, source, problems)
+    sandbox = _build(prepared, problems)
+    if problems:
+        raise ScenarioError(source, problems)
+    return prepared, sandbox
+
+
+def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
+    """Build a sandbox from a scenario document, or raise ScenarioError listing every problem."""
+    return prepare(document, source)[1]
+
+
+def _build(prepared: Prepared, problems: list[str]) -> Sandbox:
+    """A fresh sandbox over the prepared fleet: the entity families, built from a copy."""
+    document = copy.deepcopy(prepared.document)
+    source = prepared.source
     clock_spec = document.get("clock") or {}
     clock = SandboxClock(
         datetime.fromisoformat(clock_spec["now"]) if clock_spec.get("now") else None,
         frozen=bool(clock_spec.get("frozen", False)),
     )
-    sandbox = Sandbox(seed=int(document.get("seed", 0)), name=document.get("name", ""), clock=clock)
+    sandbox = Sandbox(
+        seed=prepared.fleet.seed, name=document.get("name", ""), clock=clock, fleet=prepared.fleet
+    )
 
     for index, item in enumerate(document.get("partners", [])):
         partner = Partner(
@@ -121,13 +260,6 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
         )
         _collect(problems, f"{source}: $.users[{index}]", sandbox.accounts.add_user, user)
 
-    for index, item in enumerate(document.get("devices", [])):
-        where = f"{source}: $.devices[{index}]"
-        device = _build_device(sandbox, item, where, problems)
-        if device is not None:
-            _collect(problems, where, sandbox.devices.add, device)
-
-    _check_references(sandbox, document, source, problems)
     _load_delivery(sandbox, document.get("delivery") or {})
     for index, rule in enumerate(document.get("faults", [])):
         try:
@@ -136,8 +268,6 @@ def load(document: dict[str, Any], source: str = "<scenario>") -> Sandbox:
             problems.append(f"{source}: $.faults[{index}]: {exc.describe()}")
     _load_thinq(sandbox, document.get("thinqAsync") or {})
     problems.extend(sandbox.dr.load(document.get("dr") or {}, source))
-    if problems:
-        raise ScenarioError(source, problems)
     return sandbox
 
 
@@ -148,47 +278,117 @@ def _collect(problems: list[str], where: str, action: Any, *args: Any) -> None:
         problems.append(f"{where}: {exc}")
 
 
-def _build_device(
-    sandbox: Sandbox, item: dict[str, Any], where: str, problems: list[str]
-) -> Device | None:
+class _Profiles:
+    """One parsed profile per profile reference (a flyweight shared by all its devices)."""
+
+    def __init__(self) -> None:
+        self._by_ref: dict[str, DeviceProfile | Exception] = {}
+
+    def get(self, ref: str | dict[str, Any]) -> DeviceProfile:
+        key = ref if isinstance(ref, str) else json.dumps(ref, sort_keys=True)
+        found = self._by_ref.get(key)
+        if found is None:
+            try:
+                found = resolve_profile(ref, profiles_dir())
+            except (ProfileError, OSError) as exc:
+                found = exc
+            self._by_ref[key] = found
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def _device_records(
+    items: list[dict[str, Any]], seed: int, source: str, problems: list[str]
+) -> list[DeviceRecord]:
+    profiles = _Profiles()
+    # Repeated texts (types, models, partner lists) are kept once, not once per device.
+    shared: dict[Any, Any] = {}
+    records = []
+    for index, item in enumerate(items):
+        record = _record(item, seed, profiles, shared, f"{source}: $.devices[{index}]", problems)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def _record(
+    item: dict[str, Any],
+    seed: int,
+    profiles: _Profiles,
+    shared: dict[Any, Any],
+    where: str,
+    problems: list[str],
+) -> DeviceRecord | None:
     try:
-        profile = resolve_profile(item["profile"], profiles_dir())
+        profile = profiles.get(item["profile"])
     except (ProfileError, OSError) as exc:
         problems.append(f"{where}.profile: {exc}")
         return None
     device_id = item["deviceId"]
-    status = initial_status(profile, sandbox.seed, device_id)
+    status = None
     override = item.get("status")
     if override:
+        status = initial_status(profile, seed, device_id)
         try:
             for change in override if isinstance(override, list) else [override]:
                 status, _ = profile.apply_device_change(status, change)
         except ApiError as exc:
             problems.append(f"{where}.status: {exc.describe()}")
             return None
-    return Device(
+
+    one = shared.setdefault
+    ref = item["profile"]
+    get = item.get
+    device_type, model, owner = item["deviceType"], get("modelName", ""), get("owner")
+    partners = tuple(get("registeredTo", ()))
+    return DeviceRecord(
         device_id=device_id,
-        device_type=item["deviceType"],
-        model_name=item.get("modelName", ""),
-        alias=item.get("alias", ""),
+        device_type=one(device_type, device_type),
+        model_name=one(model, model),
+        alias=get("alias", ""),
         profile=profile,
-        profile_ref=item["profile"],
+        profile_ref=one(ref, ref) if isinstance(ref, str) else ref,
         status=status,
-        owner=item.get("owner"),
-        registered_to=list(item.get("registeredTo", [])),
-        online=bool(item.get("online", True)),
-        group_id=item.get("groupId"),
-        parent_id=item.get("parentId"),
-        home_id=item.get("homeId"),
+        owner=one(owner, owner),
+        registered_to=one(partners, partners),
+        online=bool(get("online", True)),
+        group_id=get("groupId"),
+        parent_id=get("parentId"),
+        home_id=get("homeId"),
     )
 
 
-def _check_references(
-    sandbox: Sandbox, document: dict[str, Any], source: str, problems: list[str]
-) -> None:
+def _build_device(
+    sandbox: Sandbox, item: dict[str, Any], where: str, problems: list[str]
+) -> Device | None:
+    """One device added to a running sandbox (POST /_sandbox/devices)."""
+    record = _record(item, sandbox.seed, _Profiles(), {}, where, problems)
+    if record is None:
+        return None
+    return Device(
+        device_id=record.device_id,
+        device_type=record.device_type,
+        model_name=record.model_name,
+        alias=record.alias,
+        profile=record.profile,
+        profile_ref=record.profile_ref,
+        status=record.status
+        if record.status is not None
+        else initial_status(record.profile, sandbox.seed, record.device_id),
+        owner=record.owner,
+        registered_to=list(record.registered_to),
+        online=record.online,
+        group_id=record.group_id,
+        parent_id=record.parent_id,
+        home_id=record.home_id,
+    )
+
+
+def _check_references(document: dict[str, Any], source: str, problems: list[str]) -> None:
     """Relations between entries, reported at the document's own indexes."""
-    partners = sandbox.accounts.partners
-    users = sandbox.accounts.users
+    partners = {item["partnerId"] for item in document.get("partners", [])}
+    users = {item["userNumber"] for item in document.get("users", [])}
     device_ids = {item["deviceId"] for item in document.get("devices", [])}
     for index, item in enumerate(document.get("devices", [])):
         where = f"{source}: $.devices[{index}]"
@@ -228,9 +428,9 @@ def add_device(sandbox: Sandbox, item: dict[str, Any], source: str = "<request b
         for partner_id in device.registered_to:
             if partner_id not in sandbox.accounts.partners:
                 problems.append(f"{source}: $.registeredTo: no partner {partner_id!r}")
-        if device.parent_id and device.parent_id not in sandbox.devices.devices:
+        if device.parent_id and not sandbox.devices.has(device.parent_id):
             problems.append(f"{source}: $.parentId: no device {device.parent_id!r}")
-        if device.device_id in sandbox.devices.devices:
+        if sandbox.devices.has(device.device_id):
             problems.append(f"{source}: $.deviceId: device {device.device_id!r} exists already")
     if problems or device is None:
         raise ScenarioError(source, problems)
@@ -286,14 +486,24 @@ def _export_thinq(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
-def export(sandbox: Sandbox) -> dict[str, Any]:
-    """The whole state in the scenario format, secrets included (it is a sandbox)."""
+def export(sandbox: Sandbox, *, all_statuses: bool = True) -> dict[str, Any]:
+    """The whole state in the scenario format, secrets included (it is a sandbox).
+
+    Without ``all_statuses`` a device the sandbox never changed is written without its
+    status: it is the generated one, made again from the seed on load (what a state
+    file needs; far smaller and faster to load at fleet size).
+    """
+    return {**export_entities(sandbox), "devices": list(_devices(sandbox, all_statuses))}
+
+
+def export_entities(sandbox: Sandbox, families: Any = None) -> dict[str, Any]:
+    """Everything but the devices, by scenario key; only ``families`` when given."""
     accounts = sandbox.accounts
-    return {
-        "name": sandbox.name,
-        "seed": sandbox.seed,
-        "clock": sandbox.clock.to_dict(),
-        "partners": [
+    makers = {
+        "name": lambda: sandbox.name,
+        "seed": lambda: sandbox.seed,
+        "clock": lambda: sandbox.clock.to_dict(),
+        "partners": lambda: [
             {
                 "partnerId": p.partner_id,
                 "apiKey": p.api_key,
@@ -304,11 +514,11 @@ def export(sandbox: Sandbox) -> dict[str, Any]:
             }
             for p in accounts.partners.values()
         ],
-        "services": [
+        "services": lambda: [
             {"serviceId": s.service_id, "serviceKey": s.service_key, "callbackUrl": s.callback_url}
             for s in accounts.services.values()
         ],
-        "users": [
+        "users": lambda: [
             {
                 "userNumber": u.user_number,
                 "accessToken": u.access_token,
@@ -317,18 +527,51 @@ def export(sandbox: Sandbox) -> dict[str, Any]:
             }
             for u in accounts.users.values()
         ],
-        "devices": [export_device(d) for d in sandbox.devices.devices.values()],
-        "delivery": {
+        "delivery": lambda: {
             name: getattr(sandbox.delivery, field) for name, field in DELIVERY_FIELDS.items()
         },
-        "thinqAsync": _export_thinq(sandbox),
-        "faults": sandbox.faults.export(),
-        "dr": sandbox.dr.export(),
+        "thinqAsync": lambda: _export_thinq(sandbox),
+        "faults": lambda: sandbox.faults.export(),
+        "dr": lambda: sandbox.dr.export(),
     }
+    wanted = makers if families is None else [name for name in makers if name in families]
+    return {name: makers[name]() for name in wanted}
 
 
-def export_device(device: Device) -> dict[str, Any]:
-    return {
+def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
+    store = sandbox.devices
+    for info in store.infos():
+        device_id = info.device_id
+        if all_statuses or not store.has_generated_status(device_id):
+            yield export_device(info, store.status_of(device_id))
+        else:
+            yield export_device(info, None)
+
+
+def export_stream(sandbox: Sandbox, *, all_statuses: bool = True) -> Iterator[bytes]:
+    """``export`` as JSON text in pieces: one device at a time, never the whole text.
+
+    Everything is read when the generator runs, so the caller runs it to the end before
+    the state can change (the server does, on its event loop, between requests).
+    """
+    head = export_entities(sandbox)
+    text = json.dumps(head, ensure_ascii=False)
+    yield text[:-1].encode() + b', "devices": ['
+    batch: list[str] = []
+    first = True
+    for entry in _devices(sandbox, all_statuses):
+        batch.append(json.dumps(entry, ensure_ascii=False))
+        if len(batch) == 500:
+            yield ((", " if not first else "") + ", ".join(batch)).encode()
+            first, batch = False, []
+    if batch:
+        yield ((", " if not first else "") + ", ".join(batch)).encode()
+    yield b"]}"
+
+
+def export_device(device: Any, status: Any = ...) -> dict[str, Any]:
+    """One devices entry; ``status`` None leaves it out (the generated one)."""
+    entry = {
         "deviceId": device.device_id,
         "deviceType": device.device_type,
         "modelName": device.model_name,
@@ -336,9 +579,12 @@ def export_device(device: Device) -> dict[str, Any]:
         "owner": device.owner,
         "registeredTo": list(device.registered_to),
         "profile": device.profile_ref,
-        "status": device.status,
+        "status": device.status if status is ... else status,
         "online": device.online,
         "groupId": device.group_id,
         "parentId": device.parent_id,
         "homeId": device.home_id,
     }
+    if entry["status"] is None:
+        del entry["status"]
+    return entry

@@ -2,10 +2,25 @@
 
 API and end-to-end tests talk HTTP to that process, exactly as a partner's client
 would; only tests/unit uses objects in-process.
+
+Tiers (all of them run in the default ``pytest``, which is what CI runs):
+
+- ``tests/unit``: in-process, no server, no sockets.
+- ``tests/api``, ``tests/contract``, ``examples``: HTTP against the ``server`` fixture.
+- ``tests/e2e`` (mark ``e2e``): start their own ``lgmock`` processes.
+- mark ``slow``: anything over ~5 s on an idle 2-core machine (schemathesis runs,
+  delivery retries, soak). ``pytest -m "not slow"`` is the quick loop while coding.
+
+The run is parallel (``-n auto`` in pyproject.toml). ``server`` is session-scoped, and
+pytest-xdist gives each worker its own session, so each worker has its own sandbox on its
+own free port: tests never share a server across workers, and never need a fixed port.
+A test that changes the sandbox takes ``http``, which loads the default scenario first,
+so tests do not depend on the order or the worker they run in.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import httpx
@@ -17,7 +32,9 @@ from tests.support import RunningServer, start_server, stop_server
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("server"))
+    """This worker's `lgmock serve` process (its log is named after the worker)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    running = start_server(tmp_path_factory.mktemp(f"server-{worker}"))
     yield running
     stop_server(running)
     # Any traceback in the server log is a 500 somebody did not see: fail loudly.

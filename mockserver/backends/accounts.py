@@ -8,9 +8,10 @@ one partner can never pass as another's (the signature would not match).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import jwt
 
@@ -32,6 +33,8 @@ ROLE_FOR_FAMILY = {
 }
 ALL_ROLES = ["postToken", *ROLE_FOR_FAMILY.values()]
 TOKEN_CACHE_SIZE = 1024
+
+T = TypeVar("T")
 
 
 def signing_key(partner: Partner) -> bytes:
@@ -76,6 +79,25 @@ class TokenClaims:
     expires_at: float
 
 
+class _Index(Generic[T]):
+    """Finds an entry of a dict by one of its attributes (an API key, an access token).
+
+    Partners and users are plain dicts that scenario code fills directly, so the index
+    is rebuilt when it misses or is stale rather than kept in step on every write.
+    """
+
+    def __init__(self, key_of: Callable[[T], str]) -> None:
+        self.key_of = key_of
+        self._names: dict[str, str] = {}
+
+    def find(self, table: dict[str, T], key: str) -> T | None:
+        found = table.get(self._names.get(key, ""))
+        if found is None or self.key_of(found) != key:
+            self._names = {self.key_of(entry): name for name, entry in table.items()}
+            found = table.get(self._names.get(key, ""))
+        return found
+
+
 class Accounts:
     def __init__(self, clock: SandboxClock) -> None:
         self.clock = clock
@@ -83,47 +105,52 @@ class Accounts:
         self.services: dict[str, Service] = {}
         self.users: dict[str, User] = {}
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
+        self._partner_by_key = _Index[Partner](lambda partner: partner.api_key)
+        self._user_by_token = _Index[User](lambda user: user.access_token)
+        # Credentials given so far: a fleet's thousands of users are added in linear time.
+        self._taken: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ lookups
     def add_partner(self, partner: Partner) -> None:
-        if any(p.api_key == partner.api_key for p in self.partners.values()):
+        if ("key", partner.api_key) in self._taken:
             raise ValueError(f"apiKey of partner {partner.partner_id!r} is already used")
+        self._taken.add(("key", partner.api_key))
         self.partners[partner.partner_id] = partner
 
     def add_user(self, user: User) -> None:
-        if any(u.access_token == user.access_token for u in self.users.values()):
+        if ("token", user.access_token) in self._taken:
             raise ValueError(f"accessToken of user {user.user_number!r} is already used")
+        self._taken.add(("token", user.access_token))
         self.users[user.user_number] = user
 
     def partner_by_key(self, api_key: str | None) -> Partner:
         if not api_key:
             raise ApiError(Err.MISSING_HEADER, "X-Api-Key is required", field="X-Api-Key")
-        for partner in self.partners.values():
-            if partner.api_key == api_key:
-                return partner
-        raise ApiError(Err.INVALID_CREDENTIALS, "unknown X-Api-Key", field="X-Api-Key")
+        partner = self.find_partner(api_key)
+        if partner is None:
+            raise ApiError(Err.INVALID_CREDENTIALS, "unknown X-Api-Key", field="X-Api-Key")
+        return partner
 
-    def user_by_bearer(self, authorization: str | None, partner: Partner) -> User:
-        """The user of an ``Authorization: Bearer <OAuth token>`` header."""
-        if not authorization:
-            raise ApiError(Err.MISSING_HEADER, "Authorization is required", field="Authorization")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+    def find_partner(self, api_key: str) -> Partner | None:
+        """The partner holding ``api_key``, or None. A dictionary lookup, not a scan."""
+        return self._partner_by_key.find(self.partners, api_key)
+
+    def find_user(self, access_token: str) -> User | None:
+        """The user whose OAuth access token this is, or None."""
+        return self._user_by_token.find(self.users, access_token)
+
+    def user_for_partner(self, access_token: str, partner: Partner) -> User:
+        """The user of an OAuth access token, as seen by a partner's service."""
+        user = self.find_user(access_token)
+        if user is None:
+            raise ApiError(Err.TOKEN_INVALID, "unknown OAuth access token", field="Authorization")
+        if partner.partner_id in user.disconnected_from:
             raise ApiError(
-                Err.INVALID_HEADER,
-                "Authorization must be 'Bearer <access token>'",
+                Err.FORBIDDEN,
+                f"user {user.user_number} disconnected from {partner.partner_id}",
                 field="Authorization",
             )
-        for user in self.users.values():
-            if user.access_token == token.strip():
-                if partner.partner_id in user.disconnected_from:
-                    raise ApiError(
-                        Err.FORBIDDEN,
-                        f"user {user.user_number} disconnected from {partner.partner_id}",
-                        field="Authorization",
-                    )
-                return user
-        raise ApiError(Err.TOKEN_INVALID, "unknown OAuth access token", field="Authorization")
+        return user
 
     # ------------------------------------------------------------------ tokens
     def issue_token(self, api_key: str | None, api_secret: str | None) -> str:

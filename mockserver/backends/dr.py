@@ -19,7 +19,7 @@ import base64
 import binascii
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,8 +104,12 @@ class DrBackend:
         self.users: dict[str, DrUser] = {}
         self.events: dict[str, DrEvent] = {}
         self.files: dict[str, DataFile] = {}
+        self._auth_codes: set[str] = set()  # of enrolled users
+        self._partner_users: set[tuple[str, str | None]] = set()
         self.presigner = Presigner(PROCESS_FILE_SECRET)
         self.windows = EventWindows(devices, clock, self.users, self.events)
+        self.changed: Callable[[], None] = _nothing  # the sandbox's "dr changed" mark
+        self.windows.changed = lambda: self.changed()
 
     def _now_ms(self) -> int:
         return int(self.clock.timestamp() * 1000)
@@ -157,7 +161,7 @@ class DrBackend:
         if user.group_id is not None:
             self.group(caller, user.group_id, "body.groupId")
         self._check_new_user(user, "body")
-        self.users[user.user_no] = user
+        self._enrol(user)
         self.windows.settle()  # an active event may already target the user's group
         return user
 
@@ -168,24 +172,25 @@ class DrBackend:
                 f"user {user.user_no} is already enrolled in DR (one userNo, one enrolment)",
                 field=f"{root}.userNo",
             )
-        for other in self.users.values():
-            if other.auth_code_ext == user.auth_code_ext:
-                raise ApiError(
-                    Err.DR_AUTH_CODE_CONNECTED,
-                    "this authCodeExt is already connected to another DR user",
-                    field=f"{root}.partner.authCodeExt",
-                )
-            same_partner = other.partner_id == user.partner_id
-            if (
-                same_partner
-                and user.partner_user_id
-                and (other.partner_user_id == user.partner_user_id)
-            ):
-                raise ApiError(
-                    Err.DR_PARTNER_USER_EXISTS,
-                    f"partner user {user.partner_user_id!r} is already linked to another DR user",
-                    field=f"{root}.partner.partnerUserId",
-                )
+        # Looked up, not scanned: a fleet scenario enrols thousands of users.
+        if user.auth_code_ext in self._auth_codes:
+            raise ApiError(
+                Err.DR_AUTH_CODE_CONNECTED,
+                "this authCodeExt is already connected to another DR user",
+                field=f"{root}.partner.authCodeExt",
+            )
+        if user.partner_user_id and (user.partner_id, user.partner_user_id) in self._partner_users:
+            raise ApiError(
+                Err.DR_PARTNER_USER_EXISTS,
+                f"partner user {user.partner_user_id!r} is already linked to another DR user",
+                field=f"{root}.partner.partnerUserId",
+            )
+
+    def _enrol(self, user: DrUser) -> None:
+        self.users[user.user_no] = user
+        self._auth_codes.add(user.auth_code_ext)
+        if user.partner_user_id:
+            self._partner_users.add((user.partner_id, user.partner_user_id))
 
     def user(self, caller: str, user_no: str) -> DrUser:
         user = self.users.get(user_no)
@@ -201,6 +206,8 @@ class DrBackend:
         """The user leaves DR: its targets go, its devices are released (and restored)."""
         user = self.user(caller, user_no)
         del self.users[user_no]
+        self._auth_codes.discard(user.auth_code_ext)
+        self._partner_users.discard((user.partner_id, user.partner_user_id))
         owned = {device.device_id for device in self.devices.owned_by(user_no)}
         for event in self._events_of(caller):
             for target in list(event.targets.values()):
@@ -436,6 +443,7 @@ class DrBackend:
             content,
         )
         self.files[name] = data
+        self.changed()
         return data
 
     def _file_series(self, event: DrEvent, keys: set[str] | None) -> dict[str, Series]:
@@ -542,7 +550,7 @@ class DrBackend:
                     f"no device {device_id!r} owned by {user.user_no} in $.devices",
                 )
         user.excluded_devices = list(excluded)
-        self.users[user.user_no] = user
+        self._enrol(user)
 
     def _load_event(self, item: Any, root: str) -> None:
         event = checks.parse_event(item, root)
@@ -600,6 +608,10 @@ class DrBackend:
             "events": [event.to_scenario() for event in self.events.values()],
             "files": [data.to_scenario() for data in self.files.values()],
         }
+
+
+def _nothing() -> None:
+    pass
 
 
 def _target_field(body: dict[str, Any], target_id: str) -> str:

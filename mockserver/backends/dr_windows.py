@@ -9,13 +9,20 @@ backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mockserver.backends import dr_signals as signals
-from mockserver.backends.devices import Device, DeviceChange, DevicePush, DeviceStore
+from mockserver.backends.devices import (
+    Device,
+    DeviceChange,
+    DeviceEvent,
+    DeviceInfo,
+    DeviceStore,
+    DeviceUpdate,
+)
 from mockserver.backends.dr_model import (
     ACTIVE,
     DEVICE,
@@ -72,6 +79,11 @@ class EventWindows:
         # Set while a signal changes a device: those changes are recorded by the caller
         # once, at the transition's instant, not by the listener at "now".
         self._quiet = False
+        self.changed: Callable[[], None] = lambda: None  # set by the DR backend
+        # Whether devices may no longer match the events (a device changed or came back,
+        # a DR call): a tick reconciles only then, or when a window opens or closes, so
+        # a tick with nothing new costs what the events cost, not what their devices do.
+        self._stale = True
         devices.on_change(self.heard)
 
     def _now_ms(self) -> int:
@@ -87,13 +99,20 @@ class EventWindows:
         if not any(e.phase != FINISHED or e.controls for e in self.events.values()):
             return
         now_ms = int(now.timestamp() * 1000)
+        moved = False
         while (due := self._next_due(now_ms)) is not None:
             at_ms, kind, event = due
             self._transition(event, kind, at_ms)
-        self._reconcile(now_ms)
+            moved = True
+        if moved or self._stale:
+            self._stale = False
+            self._reconcile(now_ms)
+            self.changed()
 
     def settle(self) -> None:
         """After a DR change: apply what became due, and record what it did to devices."""
+        self.changed()
+        self._stale = True
         self.tick(self.clock.now())
         now_ms = self._now_ms()
         for event in self.events.values():
@@ -140,7 +159,7 @@ class EventWindows:
 
     # ------------------------------------------------------------------ devices
 
-    def _member(self, event: DrEvent, device: Device, user: DrUser) -> Member | None:
+    def _member(self, event: DrEvent, device: DeviceInfo, user: DrUser) -> Member | None:
         best: Target | None = None
         covering = []
         candidates = ((DEVICE, device.device_id), (USER, user.user_no), (GROUP, user.group_id))
@@ -158,18 +177,33 @@ class EventWindows:
             and device.device_id not in user.excluded_devices
             and any(s.matches(device.device_type, device.model_name) for s in event.signals)
         )
-        return Member(device, user, best.opt, covering, participating)
+        # A member is touched by the event: from here on it is a full device.
+        return Member(self.devices.get(device.device_id), user, best.opt, covering, participating)
 
     def members(self, event: DrEvent) -> dict[str, Member]:
+        """The devices ``event`` reaches, found from its targets (never the whole fleet)."""
         users = {u.user_no: u for u in self.users.values() if u.partner_id == event.partner_id}
         if not users or not event.targets:
             return {}
+        candidates: dict[str, None] = {}  # ordered, without repeats
+        groups = set()
+        for target in event.targets.values():
+            if target.type == DEVICE:
+                candidates[target.id] = None
+            elif target.type == USER and target.id in users:
+                candidates.update(dict.fromkeys(self.devices.owned_ids(target.id)))
+            elif target.type == GROUP:
+                groups.add(target.id)
+        for user in users.values() if groups else ():
+            if user.group_id in groups:
+                candidates.update(dict.fromkeys(self.devices.owned_ids(user.user_no)))
         members = {}
-        for device in self.devices.devices.values():
-            user = users.get(device.owner) if device.owner else None
-            member = self._member(event, device, user) if user else None
+        for device_id in candidates:
+            info = self.devices.info(device_id)
+            user = users.get(info.owner) if info is not None and info.owner else None
+            member = self._member(event, info, user) if info is not None and user else None
             if member is not None:
-                members[device.device_id] = member
+                members[device_id] = member
         return members
 
     def taking_part(self) -> dict[str, tuple[DrEvent, Member]]:
@@ -313,8 +347,11 @@ class EventWindows:
             series.interval_rows += 1
         series.rows.append(row)
 
-    def heard(self, change: DeviceChange | DevicePush) -> None:
+    def heard(self, change: DeviceEvent) -> None:
         """A device changed (any API, the control API, a timer): record it in open events."""
+        if isinstance(change, DeviceUpdate):
+            self._stale = True  # back online: a signal it missed is applied now
+            return
         if self._quiet or not isinstance(change, DeviceChange):
             return
         device = change.device
@@ -328,6 +365,8 @@ class EventWindows:
             member = self._member(event, device, user)
             if member is not None:
                 self._append(event, self._series(event, member), member, now_ms, None, False)
+                self._stale = True  # the device may have left the event's bounds
+                self.changed()
 
 
 def new_series(member: Member) -> Series:

@@ -6,12 +6,13 @@ say. Rendering the callbacks and sending them is not the backend's business.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from mockserver.backends.accounts import Accounts, Service, User
-from mockserver.backends.devices import Device, DeviceStore
+from mockserver.backends.devices import DeviceInfo, DeviceStore
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
@@ -40,7 +41,7 @@ SEED_PUSH_TYPES = (
 class Outcome:
     """One device's part of an asynchronous call: a result, or the error it met."""
 
-    device: Device
+    device: DeviceInfo
     push_type: str
     result: Any = None
     error: ApiError | None = None
@@ -73,6 +74,8 @@ class ThinqBackend:
         self.options = options or ThinqOptions()
         self.event_subscriptions: dict[tuple[str, str], EventSubscription] = {}
         self.push_subscriptions: dict[tuple[str, str], str] = {}  # -> user number
+        # Set by the sandbox: marks the thinqAsync family changed (the state file).
+        self.changed: Callable[[], None] = _nothing
 
     # ------------------------------------------------------------------ callers
     def service(self, service_id: str | None, service_key: str | None) -> Service:
@@ -93,12 +96,9 @@ class ThinqBackend:
             )
         return service
 
-    def user(self, authorization: str | None, country: str | None) -> User:
-        scheme, _, token = (authorization or "").partition(" ")
-        user = next(
-            (u for u in self.accounts.users.values() if u.access_token == token.strip()), None
-        )
-        if scheme.lower() != "bearer" or user is None:
+    def user(self, access_token: str, country: str | None) -> User:
+        user = self.accounts.find_user(access_token)
+        if user is None:
             raise ApiError(Err.TOKEN_INVALID, "unknown access token", field="Authorization")
         if (country or "").upper() != user.country_code:
             raise ApiError(
@@ -108,7 +108,7 @@ class ThinqBackend:
             )
         return user
 
-    def owned(self, user: User) -> list[Device]:
+    def owned(self, user: User) -> list[DeviceInfo]:
         return self.devices.owned_by(user.user_number)
 
     # ------------------------------------------------------------------ queries
@@ -120,7 +120,9 @@ class ThinqBackend:
         outcomes = []
         for device in self.owned(user):
             if device.online:
-                outcomes.append(Outcome(device, STATUS, result=device.status))
+                # Read, not kept: a status query over a fleet materialises nothing.
+                status = self.devices.status_of(device.device_id)
+                outcomes.append(Outcome(device, STATUS, result=status))
             else:
                 outcomes.append(Outcome(device, STATUS, error=_offline(device)))
         return outcomes
@@ -150,6 +152,7 @@ class ThinqBackend:
                 service.service_id, user.user_number, device.device_id, expires
             )
             outcomes.append(Outcome(device, EVENT_SUBSCRIBED, result={}))
+        self.changed()
         return outcomes
 
     def unsubscribe_events(self, service: Service, user: User) -> list[Outcome]:
@@ -164,6 +167,7 @@ class ThinqBackend:
             else:
                 del self.event_subscriptions[key]
                 outcomes.append(Outcome(device, EVENT_UNSUBSCRIBED, result={}))
+        self.changed()
         return outcomes
 
     def _live_event_subscription(self, key: tuple[str, str]) -> EventSubscription | None:
@@ -173,11 +177,16 @@ class ThinqBackend:
         if subscription.expires_at <= self.clock.timestamp():
             # Expiry is silent (spec-notes TQ-11): the subscription just stops.
             del self.event_subscriptions[key]
+            self.changed()
             return None
         return subscription
 
-    def event_subscribers(self, device: Device) -> list[EventSubscription]:
-        keys = [k for k in self.event_subscriptions if k[1] == device.device_id]
+    def event_subscribers(self, device: DeviceInfo) -> list[EventSubscription]:
+        # By service, not by scanning every subscription: a fan-out over a fleet asks
+        # this once per device.
+        if not self.event_subscriptions:
+            return []
+        keys = [(service_id, device.device_id) for service_id in self.accounts.services]
         live = (self._live_event_subscription(k) for k in keys)
         return [s for s in live if s is not None]
 
@@ -195,6 +204,7 @@ class ThinqBackend:
             else:
                 self.push_subscriptions[key] = user.user_number
                 outcomes.append(Outcome(device, kind, result={}))
+        self.changed()
         return outcomes
 
     def unsubscribe_push(self, service: Service, user: User) -> list[Outcome]:
@@ -210,16 +220,22 @@ class ThinqBackend:
                 outcomes.append(Outcome(device, PUSH_UNSUBSCRIBED, error=error))
             else:
                 outcomes.append(Outcome(device, PUSH_UNSUBSCRIBED, result={}))
+        self.changed()
         return outcomes
 
-    def push_subscribers(self, device: Device) -> list[tuple[str, str]]:
+    def push_subscribers(self, device: DeviceInfo) -> list[tuple[str, str]]:
         """(service id, user number) of every push subscription of ``device``."""
-        return [
-            (service_id, user_number)
-            for (service_id, device_id), user_number in self.push_subscriptions.items()
-            if device_id == device.device_id
-        ]
+        found = []
+        for service_id in self.accounts.services if self.push_subscriptions else ():
+            user_number = self.push_subscriptions.get((service_id, device.device_id))
+            if user_number is not None:
+                found.append((service_id, user_number))
+        return found
 
 
-def _offline(device: Device) -> ApiError:
+def _nothing() -> None:
+    pass
+
+
+def _offline(device: DeviceInfo) -> ApiError:
     return ApiError(Err.DEVICE_OFFLINE, f"device {device.device_id} is not connected")

@@ -13,13 +13,9 @@ from mockserver.backends.accounts import Partner
 from mockserver.backends.business_connect import IN_HEADER, Reach
 from mockserver.backends.devices import Device
 from mockserver.errors import ApiError, Err
-from mockserver.handlers.context import Reply, bc_reply, header, sandbox, tracking_headers
-
-
-def caller(family: str) -> Partner:
-    """The partner behind X-Api-Key/X-Api-Token, holding the role ``family`` needs."""
-    claims = sandbox().accounts.verify_token(header("x-api-key"), header("x-api-token"), family)
-    return claims.partner
+from mockserver.handlers.auth import partner as caller
+from mockserver.handlers.auth import partner_user
+from mockserver.handlers.context import Reply, bc_reply, header, sandbox
 
 
 def reach(partner: Partner) -> Reach:
@@ -28,7 +24,7 @@ def reach(partner: Partner) -> Reach:
         return Reach(partner)
     # IN-HEADER makes Authorization and X-Country-Code required: a rule of the seed's
     # prose that OpenAPI cannot state, so it is checked here with the header code.
-    user = sandbox().accounts.user_by_bearer(header("authorization"), partner)
+    user = partner_user(partner)
     country = header("x-country-code")
     if not country:
         raise ApiError(
@@ -65,7 +61,7 @@ def _list_item(device: Device, partner: Partner) -> dict[str, Any]:
 async def create_api_token() -> Reply:
     token = sandbox().accounts.issue_token(header("x-api-key"), header("x-api-secret"))
     # api-token-res is the bare token object, without the device envelope.
-    return {"access_token": token}, 200, tracking_headers("2000")
+    return {"access_token": token}, 200, {}
 
 
 # ---------------------------------------------------------------------- Device API
@@ -121,12 +117,12 @@ async def unsubscribe_push_messages(device_id: str) -> Reply:
 
 async def get_user_number() -> Reply:
     partner = caller("user")
-    user = sandbox().accounts.user_by_bearer(header("authorization"), partner)
+    user = partner_user(partner)
     return bc_reply({"userNumber": user.user_number})
 
 
 async def disconnect_service() -> Reply:
     partner = caller("user")
-    user = sandbox().accounts.user_by_bearer(header("authorization"), partner)
+    user = partner_user(partner)
     sandbox().business_connect.disconnect(partner, user)
     return bc_reply({})

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from connexion import request
-
+from mockserver import request_context
 from mockserver.backends.accounts import Partner
 from mockserver.backends.dr import BatchResult
 from mockserver.errors import Api, ApiError, Err, code_for
-from mockserver.handlers.business_connect import caller
+from mockserver.handlers.auth import partner as caller
 from mockserver.handlers.context import Reply, dr_reply, header, sandbox
 
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
@@ -37,8 +36,7 @@ def _partner() -> Partner:
 
 def _base_url() -> str:
     """Where this request came in, so a presigned URL points back at this server."""
-    url = request.url
-    return f"{url.scheme}://{url.netloc}"
+    return request_context.current().base_url
 
 
 # ---------------------------------------------------------------------- groups

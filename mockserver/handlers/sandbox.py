@@ -9,11 +9,11 @@ from connexion import request
 
 from mockserver import scenario
 from mockserver.errors import CATALOGUES, ApiError, Err
-from mockserver.handlers.context import Reply, current_runtime
+from mockserver.handlers.context import Reply, runtime
 
 
 def _health() -> dict[str, Any]:
-    return {"status": "ok", **current_runtime.get().sandbox.summary()}
+    return {"status": "ok", **runtime().sandbox.summary()}
 
 
 async def get_health() -> Reply:
@@ -21,7 +21,7 @@ async def get_health() -> Reply:
 
 
 async def reset_sandbox() -> Reply:
-    current_runtime.get().reset()
+    runtime().reset()
     return _health(), 200, {}
 
 
@@ -35,7 +35,7 @@ async def load_scenario(body: Any = None) -> Reply:
             raw = body if isinstance(body, bytes | str) else await request.body()
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             document = scenario.parse(text, source)
-        current_runtime.get().load(document, source)
+        runtime().load(document, source)
     except scenario.ScenarioError as exc:
         raise ApiError(
             Err.INVALID_BODY,
@@ -50,15 +50,15 @@ async def get_scenario_schema() -> Reply:
 
 
 async def get_state() -> Reply:
-    return scenario.export(current_runtime.get().sandbox), 200, {}
+    return scenario.export(runtime().sandbox), 200, {}
 
 
 async def get_clock() -> Reply:
-    return current_runtime.get().sandbox.clock.to_dict(), 200, {}
+    return runtime().sandbox.clock.to_dict(), 200, {}
 
 
 async def set_clock(body: dict[str, Any]) -> Reply:
-    clock = current_runtime.get().sandbox.clock
+    clock = runtime().sandbox.clock
     moment = None
     if "set" in body:
         try:
@@ -75,7 +75,8 @@ async def set_clock(body: dict[str, Any]) -> Reply:
     if body.get("freeze") is False:
         clock.release()
     # What became due at the new time happens now (expiries, DR windows, cycles).
-    current_runtime.get().sandbox.tick()
+    runtime().sandbox.changed("clock")
+    runtime().sandbox.tick()
     return clock.to_dict(), 200, {}
 
 
@@ -90,7 +91,7 @@ async def list_callbacks(
     limit: int = 100,
     offset: int = 0,
 ) -> Reply:
-    found = current_runtime.get().deliveries.find(
+    found = runtime().deliveries.find(
         request_id=request_id, device_id=device_id, status=status, kind=kind
     )
     found.reverse()  # newest first
@@ -99,7 +100,7 @@ async def list_callbacks(
 
 
 async def redeliver_callback(delivery_id: str) -> Reply:
-    engine = current_runtime.get().deliveries
+    engine = runtime().deliveries
     if delivery_id not in engine.journal:
         raise ApiError(Err.NOT_FOUND_ROUTE, f"no delivery {delivery_id}", field="deliveryId")
     return engine.redeliver(delivery_id).to_dict(), 200, {}
@@ -109,18 +110,20 @@ async def redeliver_callback(delivery_id: str) -> Reply:
 
 
 async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
-    service = current_runtime.get().sandbox.accounts.services.get(service_id)
+    service = runtime().sandbox.accounts.services.get(service_id)
     if service is None:
         raise ApiError(Err.NOT_FOUND_ROUTE, f"no service {service_id}", field="serviceId")
     service.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("services")
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
 
 
 async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
-    partner = current_runtime.get().sandbox.accounts.partners.get(partner_id)
+    partner = runtime().sandbox.accounts.partners.get(partner_id)
     if partner is None:
         raise ApiError(Err.NOT_FOUND_ROUTE, f"no partner {partner_id}", field="partnerId")
     partner.callback_url = body["callbackUrl"]
+    runtime().sandbox.changed("partners")
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
 
 
@@ -128,17 +131,17 @@ async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
 
 
 async def update_device(device_id: str, body: dict[str, Any]) -> Reply:
-    device = current_runtime.get().sandbox.devices.set_online(device_id, body["online"])
+    device = runtime().sandbox.devices.set_online(device_id, body["online"])
     return {"deviceId": device.device_id, "online": device.online}, 200, {}
 
 
 async def change_device_state(device_id: str, body: Any) -> Reply:
-    device = current_runtime.get().sandbox.devices.change_from_device(device_id, body)
+    device = runtime().sandbox.devices.change_from_device(device_id, body)
     return device.status, 200, {}
 
 
 async def raise_device_push(device_id: str, body: dict[str, Any]) -> Reply:
-    current_runtime.get().sandbox.devices.raise_push(device_id, body["code"])
+    runtime().sandbox.devices.raise_push(device_id, body["code"])
     return {"deviceId": device_id, "code": body["code"]}, 200, {}
 
 
@@ -149,7 +152,7 @@ async def download_file(filename: str, expires: int, signature: str) -> Any:
     """A presigned download (DR data zips): the URL's signature and expiry are the key."""
     from connexion.lifecycle import ConnexionResponse
 
-    content = current_runtime.get().sandbox.dr.open_file(filename, expires, signature)
+    content = runtime().sandbox.dr.open_file(filename, expires, signature)
     return ConnexionResponse(
         status_code=200,
         body=content,
@@ -162,21 +165,24 @@ async def download_file(filename: str, expires: int, signature: str) -> Any:
 
 
 async def list_faults() -> Reply:
-    return {"items": current_runtime.get().sandbox.faults.export()}, 200, {}
+    return {"items": runtime().sandbox.faults.export()}, 200, {}
 
 
 async def add_fault(body: dict[str, Any]) -> Reply:
-    rule = current_runtime.get().sandbox.faults.add(body)
+    rule = runtime().sandbox.faults.add(body)
+    runtime().sandbox.changed("faults")
     return rule.to_dict(), 201, {}
 
 
 async def clear_faults() -> Reply:
-    current_runtime.get().sandbox.faults.clear()
+    runtime().sandbox.faults.clear()
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
 async def remove_fault(fault_id: str) -> Reply:
-    current_runtime.get().sandbox.faults.remove(fault_id)
+    runtime().sandbox.faults.remove(fault_id)
+    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
@@ -204,7 +210,7 @@ async def list_journal(
     limit: int = 100,
     offset: int = 0,
 ) -> Reply:
-    found = current_runtime.get().journal.find(
+    found = runtime().journal.find(
         operation_id=operation_id,
         status=status,
         caller=caller,
@@ -218,7 +224,7 @@ async def list_journal(
 
 
 async def clear_journal() -> Reply:
-    current_runtime.get().journal.clear()
+    runtime().journal.clear()
     return None, 204, {}
 
 
@@ -226,7 +232,7 @@ async def clear_journal() -> Reply:
 
 
 async def add_device(body: dict[str, Any]) -> Reply:
-    sandbox = current_runtime.get().sandbox
+    sandbox = runtime().sandbox
     try:
         device = scenario.add_device(sandbox, body)
     except scenario.ScenarioError as exc:

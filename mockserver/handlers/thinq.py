@@ -12,14 +12,8 @@ from mockserver import messages
 from mockserver.backends.accounts import Service, User
 from mockserver.backends.thinq import Outcome
 from mockserver.errors import iso_timestamp
-from mockserver.handlers.context import Reply, current_runtime, header, sandbox
-
-
-def _caller() -> tuple[Service, User]:
-    thinq = sandbox().thinq
-    service = thinq.service(header("x-service-id"), header("x-service-key"))
-    user = thinq.user(header("authorization"), header("x-country-code"))
-    return service, user
+from mockserver.handlers.auth import thinq_caller as _caller
+from mockserver.handlers.context import Reply, header, runtime, sandbox
 
 
 def _accept(service: Service, user: User, outcomes: list[Outcome]) -> Reply:
@@ -27,7 +21,7 @@ def _accept(service: Service, user: User, outcomes: list[Outcome]) -> Reply:
     request_id = messages.new_request_id()
     message_id = header("x-message-id") or ""
     timestamp = iso_timestamp(sandbox().clock.now())
-    engine = current_runtime.get().deliveries
+    engine = runtime().deliveries
     for outcome in outcomes:
         body = messages.thinq_callback(
             message_id=message_id,

@@ -58,7 +58,26 @@ def _initial_section(section: Section, rng: random.Random) -> dict[str, Any]:
         items = [item for item in items if item]  # write-only resources hold no state
         if items:
             body[resource.name] = items if resource.is_list else items[0]
+    _settle_room(section, body)
     return body
+
+
+def _settle_room(section: Section, body: dict[str, Any]) -> None:
+    """An idle climate device's room is at its set point: nothing drifts until told to.
+
+    So an untouched fleet has nothing in motion and the simulator needs to look at none
+    of it (docs/scale.md); a new target (or a reading set by QA) starts the drift.
+    """
+    values = body.get("temperature")
+    resource = section.resources.get("temperature")
+    if not isinstance(values, dict) or resource is None or resource.is_list:
+        return
+    current = resource.entries[0].attributes.get("currentTemperature")
+    target = values.get("targetTemperature")
+    if current is None or "currentTemperature" not in values or target is None:
+        return
+    if current.problem(target, READ) is None:
+        values["currentTemperature"] = target
 
 
 def _initial_value(

@@ -11,6 +11,11 @@ The behaviours (``cycles``: washer, dryer, dishwasher, styler; ``climate``: air
 conditioners) keep no state of their own that a restart could lose: a running cycle is
 its run state and remaining time in the device's status, resumed when a sandbox is built
 from a scenario or state file.
+
+Cost follows what is in motion, not the fleet's size: a generated status is idle (no
+cycle, the room at its set point), so only devices whose scenario gives a status, or
+that were added later, are looked at when a sandbox starts; any other device is known
+to the behaviours from its first change on (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from mockserver.backends.devices import DeviceChange, DevicePush
+from mockserver.backends.devices import DeviceChange, DeviceEvent
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError
 from mockserver.simulation.climate import Climate
@@ -38,11 +43,13 @@ class Simulator:
         self._clock = sandbox.clock
         self.cycles = Cycles(self._devices, self._report, self._push)
         self.climate = Climate(self._report)
-        self._known: set[str] = set()
+        self._added = 0  # how many of the store's added devices are adopted
         self._last = self._clock.now()
         # Above zero while the simulator applies its own change: the store tells every
         # listener, this one included, and a change of ours must not be taken for QA's.
         self._applying = 0
+        for device_id in self._devices.fleet.with_status:
+            self._adopt(device_id, self._last)
         self._adopt_new(self._last)
 
     def tick(self, now: datetime) -> None:
@@ -58,8 +65,8 @@ class Simulator:
         self.cycles.advance(now)
         self.climate.advance(now)
 
-    def heard(self, event: DeviceChange | DevicePush) -> None:
-        if self._applying or isinstance(event, DevicePush):
+    def heard(self, event: DeviceEvent) -> None:
+        if self._applying or not isinstance(event, DeviceChange):
             return
         now = self._clock.now()
         # Catch up first, so a command meets the device as it is now (in-process callers
@@ -73,13 +80,16 @@ class Simulator:
 
     def _adopt_new(self, now: datetime) -> None:
         # Devices are only ever added (POST /_sandbox/devices), so a count tells.
-        if len(self._devices.devices) == len(self._known):
-            return
-        for device_id, device in list(self._devices.devices.items()):
-            if device_id not in self._known:
-                self._known.add(device_id)
-                self.cycles.adopt(device, now)
-                self.climate.adopt(device, now)
+        added = self._devices.added()
+        for device_id in added[self._added :]:
+            self._adopt(device_id, now)
+        self._added = len(added)
+
+    def _adopt(self, device_id: str, now: datetime) -> None:
+        """Resume what the device's status says is under way."""
+        device = self._devices.get(device_id)
+        self.cycles.adopt(device, now)
+        self.climate.adopt(device, now)
 
     def _report(self, device_id: str, change: dict[str, Any]) -> bool:
         if not change:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from mockserver.backends.devices import Device, DeviceChange
-from mockserver.profiles import Span
+from mockserver.profiles import DeviceProfile, Span
 from mockserver.simulation.sections import readable, value_of
 
 Report = Callable[[str, dict[str, Any]], bool]
@@ -53,7 +53,7 @@ class Thermostat:
         return int(rounded) if rounded == int(rounded) else rounded
 
 
-def thermostat_of(device: Device) -> Thermostat | None:
+def thermostat_of(device: Device, device_id: str | None = None) -> Thermostat | None:
     profile = device.profile
     if profile.is_location_wrapped:
         return None
@@ -65,7 +65,7 @@ def thermostat_of(device: Device) -> Thermostat | None:
     span = current.attribute.read if current else None
     if TARGET not in attributes or not isinstance(span, Span) or span.step <= 0:
         return None
-    return Thermostat(device.device_id, span)
+    return Thermostat(device.device_id if device_id is None else device_id, span)
 
 
 class Climate:
@@ -74,6 +74,8 @@ class Climate:
     def __init__(self, report: Report) -> None:
         self._report = report
         self._thermostats: dict[str, Thermostat] = {}
+        # One reading of each profile, shared by its devices (None: not a thermostat).
+        self._by_profile: dict[int, tuple[DeviceProfile, Thermostat | None]] = {}
         # Drifting devices: since when the step now in progress has been under way.
         self._since: dict[str, datetime] = {}
         self._devices: dict[str, Device] = {}
@@ -83,15 +85,30 @@ class Climate:
         # must not look at each of them every time.
         self._next_due: datetime | None = None
 
-    def adopt(self, device: Device, now: datetime) -> None:
-        thermostat = thermostat_of(device)
-        if thermostat is not None:
-            self._thermostats[device.device_id] = thermostat
+    def thermostat(self, device: Device) -> Thermostat | None:
+        found = self._thermostats.get(device.device_id)
+        if found is None:
+            known = self._by_profile.get(id(device.profile))
+            if known is None:
+                known = self._by_profile[id(device.profile)] = (
+                    device.profile,
+                    thermostat_of(device, ""),
+                )
+            if known[1] is None:
+                return None
+            found = self._thermostats[device.device_id] = replace(
+                known[1], device_id=device.device_id
+            )
             self._devices[device.device_id] = device
+        return found
+
+    def adopt(self, device: Device, now: datetime) -> None:
+        thermostat = self.thermostat(device)
+        if thermostat is not None:
             self._follow(thermostat, device, now, restart=True)
 
     def heard(self, change: DeviceChange, now: datetime) -> None:
-        thermostat = self._thermostats.get(change.device.device_id)
+        thermostat = self.thermostat(change.device)
         changed = change.changed
         if thermostat is None or not isinstance(changed, dict):
             return

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from mockserver.backends.devices import Device, DeviceChange, DeviceStore
-from mockserver.profiles import Span
+from mockserver.profiles import DeviceProfile, Span
 from mockserver.simulation.sections import (
     bodies,
     body_at,
@@ -148,7 +148,7 @@ class Appliance:
         return change_at(self.location, values) if values else {}
 
 
-def appliances_of(device: Device) -> tuple[Appliance, ...]:
+def appliances_of(device: Device, device_id: str | None = None) -> tuple[Appliance, ...]:
     """The parts of ``device`` that run cycles (none for other appliances)."""
     profile = device.profile
     locations = profile.locations if profile.is_location_wrapped else [None]
@@ -169,7 +169,7 @@ def appliances_of(device: Device) -> tuple[Appliance, ...]:
         count = attributes.get(CYCLE_COUNT)
         found.append(
             Appliance(
-                device_id=device.device_id,
+                device_id=device.device_id if device_id is None else device_id,
                 location=location,
                 switch=rule.switch,
                 kind=kind,
@@ -215,19 +215,34 @@ class Cycles:
         self._report = report
         self._push = push
         self._appliances: dict[str, tuple[Appliance, ...]] = {}
+        # One reading of each profile (shared by all its devices): its appliances with
+        # a blank device id.
+        self._by_profile: dict[int, tuple[DeviceProfile, tuple[Appliance, ...]]] = {}
         self._cycles: dict[tuple[str, str | None], Cycle] = {}
+
+    def appliances(self, device: Device) -> tuple[Appliance, ...]:
+        found = self._appliances.get(device.device_id)
+        if found is None:
+            known = self._by_profile.get(id(device.profile))
+            if known is None:
+                known = self._by_profile[id(device.profile)] = (
+                    device.profile,
+                    appliances_of(device, ""),
+                )
+            if not known[1]:
+                return ()
+            found = tuple(replace(a, device_id=device.device_id) for a in known[1])
+            self._appliances[device.device_id] = found
+        return found
 
     def adopt(self, device: Device, now: datetime) -> None:
         """Know ``device``; resume a cycle its status says is under way."""
-        found = appliances_of(device)
-        if found:
-            self._appliances[device.device_id] = found
-            for appliance in found:
-                self._resume(appliance, device, now)
+        for appliance in self.appliances(device):
+            self._resume(appliance, device, now)
 
     def heard(self, change: DeviceChange, now: datetime) -> None:
         """React to a client's command, or to a device-side change made by someone else."""
-        for appliance in self._appliances.get(change.device.device_id, ()):
+        for appliance in self.appliances(change.device):
             for location, body in bodies(change.changed):
                 if location != appliance.location:
                     continue

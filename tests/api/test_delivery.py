@@ -43,6 +43,7 @@ def journal(http: httpx.Client, **filters: str) -> list[dict[str, Any]]:
     return http.get("/_sandbox/callbacks", params={**filters, "limit": 1000}).json()["items"]
 
 
+@pytest.mark.slow
 def test_receiver_down_then_up_loses_nothing(http: httpx.Client) -> None:
     down = CallbackReceiver()  # a reserved port nobody listens on yet
     load_with_delivery(http, down.url, attempts=20, backoffInitial=0.05, backoffMax=0.3)
@@ -58,6 +59,7 @@ def test_receiver_down_then_up_loses_nothing(http: httpx.Client) -> None:
     assert all(e["status"] == "delivered" for e in journal(http, requestId=request_id))
 
 
+@pytest.mark.slow
 def test_receiver_answering_500_then_200(http: httpx.Client, receiver: CallbackReceiver) -> None:
     load_with_delivery(http, receiver.url, backoffInitial=0.05)
     receiver.behaviour.statuses = [500, 503]
@@ -82,6 +84,7 @@ def test_slow_receiver_never_delays_the_202(http: httpx.Client, receiver: Callba
     receiver.wait_for(len(kr_devices(http)), of_request(request_id), timeout=15)
 
 
+@pytest.mark.slow
 def test_read_timeout_is_retried(http: httpx.Client, receiver: CallbackReceiver) -> None:
     load_with_delivery(http, receiver.url, readTimeout=0.2, backoffInitial=0.05, attempts=10)
     receiver.behaviour.delay = 0.5
@@ -94,6 +97,7 @@ def test_read_timeout_is_retried(http: httpx.Client, receiver: CallbackReceiver)
     assert "timeout" in outcomes
 
 
+@pytest.mark.slow
 def test_given_up_delivery_can_be_redelivered(http: httpx.Client) -> None:
     down = CallbackReceiver()
     load_with_delivery(http, down.url, attempts=2, backoffInitial=0.01)

@@ -11,7 +11,15 @@ import pytest
 from contract_tests.receiver import CallbackReceiver, push_type
 from mockserver.errors import new_message_id
 from tests.api.test_token_and_auth import assert_refused
-from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, KR_USER, bc_headers, user_headers
+from tests.support import (
+    KR_AC,
+    KR_FRIDGE,
+    KR_TOKEN,
+    KR_USER,
+    OFFICE_AC,
+    bc_headers,
+    user_headers,
+)
 
 SERVICE = "acme-thinq-service"
 SERVICE_KEY = "acme-thinq-service-key"
@@ -311,22 +319,43 @@ def test_business_connect_push_subscription_delivers_to_the_partner(
         http.patch("/_sandbox/partners/acme-energy", json={"callbackUrl": partner_receiver.url})
         bc = user_headers(http, KR_TOKEN, "KR")
         assert http.post(f"/bc/v1/push/{KR_AC}", headers=bc).status_code == 200
+        status_before = http.get(f"/bc/v1/devices/{KR_AC}", headers=bc).json()["response"]
         command = {"airConJobMode": {"currentJobMode": other_job_mode(http, bc)}}
         assert http.post(f"/bc/v1/devices/{KR_AC}", headers=bc, json=command).status_code == 200
         [message] = partner_receiver.wait_for(1)
         assert message["pushType"] == "DEVICE_STATUS" and message["deviceId"] == KR_AC
         assert message["report"] == command
-        # Not subscribed: the registered office AC changes silently.
-        http.post(
-            "/bc/v1/devices/97cd835a8fbc494fd128a611ac2fd4a86fb75a760f4860b4c40ccf901ef4e3b9",
+        # Not subscribed: the registered office AC changes (200), and nothing is queued for it.
+        office = http.post(
+            f"/bc/v1/devices/{OFFICE_AC}",
             headers=bc_headers(http),
             json={"operation": {"airConOperationMode": "POWER_OFF"}},
         )
-        assert len(partner_receiver.wait_for(1)) == 1
+        assert office.status_code == 200, office.text
+
+        def queued(device: str) -> int:
+            return http.get("/_sandbox/callbacks", params={"deviceId": device}).json()["total"]
+
+        assert queued(KR_AC) == 1  # the delivery journal does list push messages...
+        assert queued(OFFICE_AC) == 0  # ...and none was queued for the office AC
+        # A second change of the subscribed AC is the marker: once it has arrived, a message
+        # about the office AC (queued before it) would have arrived too.
+        back = {
+            "airConJobMode": {"currentJobMode": status_before["airConJobMode"]["currentJobMode"]}
+        }
+        assert http.post(f"/bc/v1/devices/{KR_AC}", headers=bc, json=back).status_code == 200
+        messages = partner_receiver.wait_for(2)
+        assert [m["deviceId"] for m in messages] == [KR_AC, KR_AC]
+        assert messages[1]["report"] == back
 
 
 def test_reports_validate_against_assert_refused_shape(http: httpx.Client) -> None:
     # The ThinQ envelope is not the Business Connect one: assert_refused must not accept it.
     answer = http.post("/v2/devices/status-async", headers=thinq_headers("who"))
-    with pytest.raises((AssertionError, KeyError)):
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["X-Response-Code"] == "1103"
+    assert answer.json()["responseCode"] == "1103"
+    assert answer.json()["response"]["error"]["code"] == "1103"
+    # Status and code agree, so the only thing assert_refused can trip on is the envelope.
+    with pytest.raises(KeyError, match="error"):
         assert_refused(answer, 401, "1103")

@@ -17,6 +17,9 @@ from contract_tests.schemas import business_connect_problems, thinq_problems
 from tests.contract.support import lgmock, read_body, serving
 from tests.support import free_port
 
+# Hypothesis generates every kind of delivery for each receiver: the slow tier.
+pytestmark = pytest.mark.slow
+
 LARGE = 20_000
 
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
+import pytest
 
 from contract_tests.client_report import (
     Thresholds,
@@ -76,6 +77,7 @@ def report_command(server: RunningServer, *args: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 def test_report_command_gates_on_violations(tmp_path: Path, server: RunningServer) -> None:
     with httpx.Client(base_url=server.base_url) as http:
         mark = str(journal_mark("", client=http))
@@ -105,6 +107,7 @@ def test_report_command_gates_on_violations(tmp_path: Path, server: RunningServe
     assert "cannot read http://127.0.0.1:1/_sandbox/journal" in unreachable.stderr
 
 
+@pytest.mark.slow
 def test_a_run_marker_scopes_the_report_and_kit_traffic_is_left_out(
     server: RunningServer,
 ) -> None:
@@ -138,6 +141,7 @@ def test_a_run_marker_scopes_the_report_and_kit_traffic_is_left_out(
     assert json.loads(counted.stdout)["violations"][0]["field"] == "X-Use-Account"
 
 
+@pytest.mark.slow
 def test_junit_xml_has_a_case_per_operation_and_per_threshold(
     tmp_path: Path, server: RunningServer
 ) -> None:

@@ -168,6 +168,7 @@ def test_an_already_running_sandbox_is_used(pytester: pytest.Pytester, sandbox: 
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_a_scenario_file_and_one_sandbox_per_test(pytester: pytest.Pytester) -> None:
     scenario = pytester.path / "fridge.yaml"
     scenario.write_text(yaml.safe_dump(FRIDGE_ONLY))

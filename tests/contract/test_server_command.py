@@ -44,6 +44,7 @@ def broken() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_the_sandbox_conforms_to_both_specs(
     lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,6 +80,7 @@ def test_the_sandbox_conforms_to_both_specs(
     assert service["callbackUrl"] == "http://127.0.0.1:9000/thinq"
 
 
+@pytest.mark.slow
 def test_a_broken_server_fails_with_the_reasons(
     broken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ def run_bc(base_url: str, operation: str, junit: Path) -> int:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_relay_renaming_a_documented_code_fails_and_names_it(
     lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -57,6 +58,7 @@ def test_a_relay_renaming_a_documented_code_fails_and_names_it(
     assert "curl -X POST" in out
 
 
+@pytest.mark.slow
 def test_a_documented_code_with_the_wrong_status_fails(
     lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -71,6 +73,7 @@ def test_a_documented_code_with_the_wrong_status_fails(
     assert "4304 is documented with HTTP 404" in text
 
 
+@pytest.mark.slow
 def test_the_sandbox_answers_only_documented_codes(
     lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

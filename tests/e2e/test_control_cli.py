@@ -14,6 +14,7 @@ from tests.support import OFFICE_AC, bc_headers, lgmock_command, start_server, s
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow
 def test_control_commands(tmp_path: Path) -> None:
     server = start_server(tmp_path)
 

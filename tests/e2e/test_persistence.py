@@ -24,6 +24,7 @@ from tests.support import (
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow
 def test_sigterm_then_restart_restores_everything(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     server = start_server(tmp_path, "--state-file", str(state_file))
@@ -74,6 +75,7 @@ def test_sigterm_then_restart_restores_everything(tmp_path: Path) -> None:
         assert again.process.wait(timeout=15) in (0, 1, -signal.SIGINT)
 
 
+@pytest.mark.slow
 def test_state_is_written_periodically(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     server = start_server(tmp_path, "--state-file", str(state_file))

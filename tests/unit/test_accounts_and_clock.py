@@ -10,6 +10,7 @@ import pytest
 from mockserver.backends.accounts import Accounts, Partner, User, signing_key
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
+from mockserver.handlers.auth import bearer_token
 
 START = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -67,14 +68,32 @@ def test_credentials(accounts: Accounts) -> None:
     assert reason(lambda: accounts.issue_token("key-1", None)) is Err.MISSING_HEADER
 
 
-def test_bearer(accounts: Accounts) -> None:
+def test_bearer_header_is_parsed_once_for_every_api() -> None:
+    assert bearer_token("Bearer oauth-1") == "oauth-1"
+    assert bearer_token("bearer  oauth-1 ") == "oauth-1"
+    assert reason(lambda: bearer_token("oauth-1")) is Err.INVALID_HEADER
+    assert reason(lambda: bearer_token("Bearer ")) is Err.INVALID_HEADER
+    assert reason(lambda: bearer_token(None)) is Err.MISSING_HEADER
+    assert reason(lambda: bearer_token("Basic x", malformed=Err.TOKEN_INVALID)) is Err.TOKEN_INVALID
+
+
+def test_user_of_an_access_token(accounts: Accounts) -> None:
     partner = accounts.partners["p1"]
-    assert accounts.user_by_bearer("Bearer oauth-1", partner).user_number == "KR1"
-    assert reason(lambda: accounts.user_by_bearer("oauth-1", partner)) is Err.INVALID_HEADER
-    assert reason(lambda: accounts.user_by_bearer("Bearer x", partner)) is Err.TOKEN_INVALID
-    assert reason(lambda: accounts.user_by_bearer(None, partner)) is Err.MISSING_HEADER
+    assert accounts.user_for_partner("oauth-1", partner).user_number == "KR1"
+    assert reason(lambda: accounts.user_for_partner("x", partner)) is Err.TOKEN_INVALID
     accounts.users["KR1"].disconnected_from.add("p1")
-    assert reason(lambda: accounts.user_by_bearer("Bearer oauth-1", partner)) is Err.FORBIDDEN
+    assert reason(lambda: accounts.user_for_partner("oauth-1", partner)) is Err.FORBIDDEN
+
+
+def test_lookups_follow_changes_to_the_account_tables(accounts: Accounts) -> None:
+    # Scenario code writes the partner and user dicts directly; the indexes must follow.
+    assert accounts.find_partner("key-1") is accounts.partners["p1"]
+    accounts.partners["p1"].api_key = "key-9"
+    assert accounts.find_partner("key-1") is None
+    assert accounts.find_partner("key-9") is accounts.partners["p1"]
+    assert accounts.find_user("oauth-1") is accounts.users["KR1"]
+    del accounts.users["KR1"]
+    assert accounts.find_user("oauth-1") is None
 
 
 def test_duplicate_credentials_are_refused(accounts: Accounts) -> None:

@@ -455,12 +455,39 @@ def test_business_connect_and_sdk_styles_of_a_list_resource_agree() -> None:
 def test_the_seed_examples_are_accepted() -> None:
     fridge = load("refrigerator/basic.json")
     status = fresh("refrigerator/basic.json")
-    for command in [
-        {"refrigeration": {"expressMode": True}},
-        {"powerSave": {"powerSaveEnabled": True}},
-        {"temperature": [{"targetTemperature": 0, "locationName": "FRIDGE", "unit": "C"}]},
-    ]:
-        fridge.apply_command(status, command)
+    # Start from values the examples change, so each change is visible.
+    status["refrigeration"]["expressMode"] = False
+    status["powerSave"]["powerSaveEnabled"] = False
+
+    def fridge_of(some: Any) -> dict[str, Any]:
+        return next(e for e in some["temperature"] if e["locationName"] == "FRIDGE")
+
+    fridge_of(status)["targetTemperature"] = 2
+    before = copy.deepcopy(status)
+    # Each seed example, and how its change reads (the read-only unit it repeats is not
+    # a change), then what the new status must show.
+    examples = [
+        (
+            {"refrigeration": {"expressMode": True}},
+            {"refrigeration": {"expressMode": True}},
+            lambda new: new["refrigeration"]["expressMode"] is True,
+        ),
+        (
+            {"powerSave": {"powerSaveEnabled": True}},
+            {"powerSave": {"powerSaveEnabled": True}},
+            lambda new: new["powerSave"]["powerSaveEnabled"] is True,
+        ),
+        (
+            {"temperature": [{"targetTemperature": 0, "locationName": "FRIDGE", "unit": "C"}]},
+            {"temperature": [{"locationName": "FRIDGE", "targetTemperature": 0}]},
+            lambda new: fridge_of(new) == {**fridge_of(before), "targetTemperature": 0},
+        ),
+    ]
+    for command, expected_change, shows_it in examples:
+        new, changed = fridge.apply_command(status, command)
+        assert changed == expected_change, command
+        assert shows_it(new), (command, new)
+        assert status == before, "apply_command must not modify the status it is given"
 
 
 def test_a_list_entry_must_be_named_when_there_are_several() -> None:

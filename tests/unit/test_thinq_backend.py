@@ -24,7 +24,7 @@ def caller(sandbox: Sandbox):
     thinq = sandbox.thinq
     return (
         thinq.service("acme-thinq-service", "acme-thinq-service-key"),
-        thinq.user(f"Bearer {KR_TOKEN}", "KR"),
+        thinq.user(KR_TOKEN, "KR"),
     )
 
 
@@ -33,10 +33,10 @@ def test_callers_are_checked(sandbox: Sandbox) -> None:
         sandbox.thinq.service("acme-thinq-service", "wrong")
     assert caught.value.reason is Err.INVALID_SERVICE_KEY
     with pytest.raises(ApiError) as caught:
-        sandbox.thinq.user("Bearer nobody", "KR")
+        sandbox.thinq.user("nobody", "KR")
     assert caught.value.reason is Err.TOKEN_INVALID
     with pytest.raises(ApiError) as caught:
-        sandbox.thinq.user(f"Bearer {KR_TOKEN}", "US")
+        sandbox.thinq.user(KR_TOKEN, "US")
     assert caught.value.reason is Err.INVALID_HEADER
 
 

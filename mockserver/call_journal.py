@@ -1,0 +1,71 @@
+"""Journaling a vendor API call: what it asked, what it got, what was wrong.
+
+A ``JournalTap`` wraps a call's ASGI receive and send to keep the raw request and
+response bodies (cut at BODY_CAP) and the answer's status and headers, then writes one
+``JournalEntry`` from them and the call's ``RequestRecord``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import Message, Receive, Send
+
+from mockserver.errors import iso_timestamp
+from mockserver.journal import BODY_CAP, JournalEntry
+from mockserver.request_context import RequestRecord
+
+
+class JournalTap:
+    def __init__(self, record: RequestRecord) -> None:
+        self.record = record
+        journal = record.runtime.journal
+        self.entry = JournalEntry(
+            id=journal.next_id(),
+            at=iso_timestamp(record.runtime.sandbox.clock.now()),
+            api=record.api.value,
+            operation_id=record.operation_id,
+            caller=record.caller,
+            method=record.method,
+            path=record.path,
+            query=record.query,
+            request_headers=record.headers,
+            request_body=b"",
+        )
+        self._request: list[bytes] = []
+        self._response: list[bytes] = []
+
+    def receive(self, receive: Receive) -> Receive:
+        async def receive_journaled() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self._request.append(message.get("body", b""))
+            return message
+
+        return receive_journaled
+
+    def send(self, send: Send) -> Send:
+        async def send_journaled(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.entry.status = message["status"]
+                self.entry.response_headers = {
+                    k.decode("latin-1"): v.decode("latin-1") for k, v in message["headers"]
+                }
+            elif message["type"] == "http.response.body":
+                self._response.append(message.get("body", b""))
+            await send(message)
+
+        return send_journaled
+
+    def dropped(self) -> None:
+        self.entry.status = 0
+
+    def write(self) -> None:
+        entry, record = self.entry, self.record
+        entry.request_body = b"".join(self._request)[:BODY_CAP]
+        entry.response_body = b"".join(self._response)[:BODY_CAP]
+        entry.violations = record.violations
+        entry.fault = record.fault
+        entry.response_code = record.response_code or entry.response_headers.get("x-response-code")
+        entry.duration_ms = (time.perf_counter() - record.started) * 1000
+        record.runtime.journal.add(entry)

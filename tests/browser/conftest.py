@@ -1,0 +1,70 @@
+"""Browser fixtures: Debian's chromium driven by Playwright, on a real `lgmock serve`.
+
+Playwright cannot download its own browsers here, so it launches the system chromium
+by path. Where that browser (or Playwright) is missing the tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def chromium_path() -> Path | None:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return Path(found) if found else None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no chromium at /usr/bin/chromium: `apt-get install -y chromium` to run")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+    )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(path), headless=True)
+        yield launched
+        launched.close()
+
+
+class ConsoleErrors(list):
+    """Every console error and uncaught exception of a page, as text.
+
+    Chromium logs every non-2xx fetch as an error; a test that provokes a refusal on
+    purpose says which one with ``allow`` (the rest still fail the test).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed: list[str] = []
+
+    def allow(self, fragment: str) -> None:
+        self.allowed.append(fragment)
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self if not any(fragment in e for fragment in self.allowed)]
+
+
+@pytest.fixture
+def page(browser: Any, server: Any) -> Iterator[Any]:
+    """A 1280x800 page on the test server; the test fails on any console error."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=server.base_url)
+    opened = context.new_page()
+    errors = ConsoleErrors()
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    opened.console_errors = errors
+    yield opened
+    context.close()
+    assert not errors.unexpected(), f"console errors: {errors.unexpected()}"
