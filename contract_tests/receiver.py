@@ -116,7 +116,10 @@ class CallbackReceiver:
         uvicorn.run(self, host=self.host, port=self.port, log_level="warning", lifespan="off")
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, timeout: float = 10.0) -> CallbackReceiver:
+    def start(
+        self, timeout: float = 10.0, on_receive: Callable[[Received], None] | None = None
+    ) -> CallbackReceiver:
+        self._on_receive = on_receive
         config = uvicorn.Config(
             self, host=self.host, port=self.port, log_level="error", lifespan="off"
         )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from mockserver import paths, scenario, speclint, specs
-from mockserver.backends.sandbox import Sandbox
+from mockserver import paths
+
+# The heavy modules (specs, validators, the app) are imported by the commands that use
+# them: `lgmock clock show` and the other control commands start in a fraction of a second.
+if TYPE_CHECKING:
+    from mockserver.backends.sandbox import Sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     receiver.add_argument("--host", default="127.0.0.1")
     receiver.add_argument("--port", type=int, default=9000)
     receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
+    receiver.add_argument(
+        "--register",
+        metavar="SANDBOX_URL",
+        help="point every service's and partner's callbackUrl of that running sandbox here "
+        "(given back on Ctrl-C)",
+    )
     receiver.set_defaults(run=_receiver)
 
     from mockserver import control_cli
@@ -115,11 +129,24 @@ def _register_plugins(commands: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mockserver import scenario
     from mockserver.app import create_app
     from mockserver.gateway import QuietDrops
     from mockserver.persistence import StateFileError
     from mockserver.runtime import Runtime
 
+    # The port first: a busy one is refused in a line, before anything is loaded or
+    # printed, and the socket bound here is the one uvicorn serves (no race to lose).
+    try:
+        listening = listen(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"lgmock: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            + (" (another lgmock? choose another --port)" if exc.errno == errno.EADDRINUSE else ""),
+            file=sys.stderr,
+        )
+        return 3
+    port = listening.getsockname()[1]  # --port 0 picks a free one
     path = args.scenario or paths.default_scenario()
     try:
         if args.state_file and args.state_file.exists():
@@ -128,45 +155,121 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             runtime = Runtime.from_file(path, seed=args.seed, journal_cap=args.journal_cap)
     except scenario.ScenarioError as exc:
+        listening.close()
         print(f"lgmock: scenario refused, not starting:\n{exc}", file=sys.stderr)
         return 2
     except StateFileError as exc:
+        listening.close()
         print(
             f"lgmock: state file refused, not starting (it was left untouched):\n{exc}",
             file=sys.stderr,
         )
         return 2
     runtime.state_file = args.state_file
-    print(banner(runtime.sandbox, args.host, args.port), flush=True)
+    print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
-    uvicorn.run(create_app(runtime), host=args.host, port=args.port, log_level=args.log_level)
+    config = uvicorn.Config(
+        create_app(runtime), host=args.host, port=port, log_level=args.log_level
+    )
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port, as uvicorn would bind it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
 def banner(sandbox: Sandbox, host: str, port: int) -> str:
+    """What a newcomer needs for a first call: where each API is, who to be, and where
+    callbacks go (the default scenario's receiver port may not be theirs)."""
     base = f"http://{host}:{port}"
     lines = [
         f"lgmock sandbox: scenario {sandbox.name or '(unnamed)'}, seed {sandbox.seed}, "
         f"{len(sandbox.devices.devices)} devices",
-        f"  Business Connect  {base}/bc/v1/...      (Swagger UI {base}/bc/ui/)",
-        f"  Sandbox control   {base}/_sandbox/...   (Swagger UI {base}/_sandbox/ui/)",
-        f"  Dashboard         {base}/_dashboard/",
+        f"  Business Connect   {base}/bc/v1/...              Swagger UI {base}/bc/ui/",
+        f"  ThinQ asynchronous {base}/v2/devices/*-async     Swagger UI {base}/v2/ui/",
+        f"  Sandbox control    {base}/_sandbox/...           Swagger UI {base}/_sandbox/ui/",
+        f"  Dashboard          {base}/_dashboard/",
     ]
-    partner = next(iter(sandbox.accounts.partners.values()), None)
+    accounts = sandbox.accounts
+    partner = next(iter(accounts.partners.values()), None)
     if partner:
-        lines += [
+        lines.append(
             f"  Partner {partner.partner_id}: X-Api-Key {partner.api_key}  "
-            f"X-Api-Secret {partner.api_secret}",
-            "  First call:",
-            f"    curl -s -X POST {base}/bc/v1/token "
-            f"-H 'X-Api-Key: {partner.api_key}' -H 'X-Api-Secret: {partner.api_secret}'",
-        ]
-    for user in sandbox.accounts.users.values():
+            f"X-Api-Secret {partner.api_secret}"
+        )
+    for service in accounts.services.values():
+        lines.append(
+            f"  ThinQ service: x-service-id {service.service_id}  "
+            f"x-service-key {service.service_key}"
+        )
+    for user in accounts.users.values():
         lines.append(
             f"  User {user.user_number} ({user.country_code}): "
             f"Authorization: Bearer {user.access_token}"
         )
+    lines += _callback_lines(sandbox, base)
+    if partner:
+        lines += [
+            "  First call:",
+            f"    curl -s -X POST {base}/bc/v1/token "
+            f"-H 'X-Api-Key: {partner.api_key}' -H 'X-Api-Secret: {partner.api_secret}'",
+        ]
     return "\n".join(lines)
+
+
+def _callback_lines(sandbox: Sandbox, base: str) -> list[str]:
+    """Each callback URL, and whether anything listens there right now."""
+    targets = [
+        (f"ThinQ service {s.service_id}", s.callback_url)
+        for s in sandbox.accounts.services.values()
+    ] + [
+        (f"partner {p.partner_id}", p.callback_url)
+        for p in sandbox.accounts.partners.values()
+        if p.callback_url
+    ]
+    if not targets:
+        return []
+    lines = ["  Callbacks go to:"]
+    silent = False
+    shown = 5  # a generated fleet may have hundreds of partners
+    for who, url in targets[:shown]:
+        if not url:
+            lines.append(f"    {who}: no callbackUrl (its async calls answer 400 1203)")
+            continue
+        up = _listening(url)
+        silent = silent or up is False
+        lines.append(f"    {who}: {url}" + ("  (nothing listens there now)" if up is False else ""))
+    if len(targets) > shown:
+        lines.append(f"    ... and {len(targets) - shown} more (GET {base}/_sandbox/state)")
+    if silent:
+        lines.append(f"    to receive them elsewhere: lgmock receiver --port N --register {base}")
+    return lines
+
+
+def _listening(url: str) -> bool | None:
+    """Whether a loopback URL has a listener; None (not asked) for any other host, so a
+    start never waits on DNS or a remote network."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not (host == "localhost" or host == "::1" or host.startswith("127.")):
+        return None
+    try:
+        with socket.create_connection((host, parts.port or 80), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def _receiver(args: argparse.Namespace) -> int:
@@ -184,13 +287,61 @@ def _receiver(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    try:
+        listen(args.host, args.port).close()
+    except OSError as exc:
+        print(f"lgmock: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 3
+    if args.register:
+        return _registered_receiver(args, show)
     receiver = CallbackReceiver(args.host, args.port)
     print(f"lgmock receiver on {receiver.url} (GET it for a summary); Ctrl-C to stop", flush=True)
     receiver.serve_forever(None if args.quiet else show)
     return 0
 
 
+def _registered_receiver(args: argparse.Namespace, show: Any) -> int:
+    """``lgmock receiver --register URL``: the sandbox's callback URLs point here while
+    it runs (ThinQ callbacks under /thinq, Business Connect messages under /bc), and are
+    given back when it stops (Ctrl-C or SIGTERM)."""
+    import signal
+    import threading
+
+    from contract_tests.sandbox import Sandbox, SandboxReceiver
+
+    sandbox = Sandbox.detect(args.register)
+    if sandbox is None:
+        print(f"lgmock: no lgmock sandbox answers at {args.register}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    # Served from a thread so that this one owns the signals and can give the URLs back.
+    receiver = SandboxReceiver(args.host, args.port).start(on_receive=None if args.quiet else show)
+    try:
+        receiver.attach(sandbox)
+        print(
+            f"lgmock receiver on {receiver.url}, registered with {sandbox.base_url}:\n"
+            f"  ThinQ callbacks           -> {receiver.thinq_url}\n"
+            f"  Business Connect messages -> {receiver.bc_url}\n"
+            "  (a reset or scenario load puts back the scenario's URLs: run this again)\n"
+            "  Ctrl-C to stop",
+            flush=True,
+        )
+        stop.wait()
+    finally:
+        try:
+            receiver.detach()
+            print(f"lgmock receiver: {sandbox.base_url}'s callback URLs given back", flush=True)
+        finally:
+            receiver.stop()
+            sandbox.close()
+    return 0
+
+
 def _spec_lint(_args: argparse.Namespace) -> int:
+    from mockserver import speclint, specs
+
     findings = speclint.lint(specs.vendor_spec())
     for finding in findings:
         print(finding)
@@ -204,12 +355,16 @@ def _spec_lint(_args: argparse.Namespace) -> int:
 
 
 def _spec_build(args: argparse.Namespace) -> int:
+    from mockserver import specs
+
     for path in specs.build(args.dir):
         print(path)
     return 0
 
 
 def _scenario_check(args: argparse.Namespace) -> int:
+    from mockserver import scenario
+
     try:
         sandbox = scenario.load(scenario.read_file(args.file), str(args.file))
     except scenario.ScenarioError as exc:

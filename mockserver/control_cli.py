@@ -1,5 +1,6 @@
 """`lgmock reset|load|state|fault|clock|device|journal|callbacks|redeliver`: the control
-API from a shell, against a running sandbox (``--url``, default http://127.0.0.1:8080).
+API from a shell, against a running sandbox (``--url``; default ``$LGMOCK_SANDBOX_URL``,
+else http://127.0.0.1:8080, as ``lgmock contract report`` and the pytest plugin do).
 
 Output is for people by default; ``--json`` prints the API's JSON for scripts. A refusal
 from the sandbox prints its message and exits 1; an unreachable sandbox exits 2.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+URL_VARIABLE = "LGMOCK_SANDBOX_URL"
 
 
 class ControlError(Exception):
@@ -27,7 +30,11 @@ class ControlError(Exception):
 def register(commands: argparse._SubParsersAction) -> None:
     def command(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text)
-        parser.add_argument("--url", default=DEFAULT_URL, help="the sandbox (default %(default)s)")
+        parser.add_argument(
+            "--url",
+            default=os.environ.get(URL_VARIABLE) or DEFAULT_URL,
+            help=f"the sandbox (env {URL_VARIABLE}, else {DEFAULT_URL})",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
         parser.set_defaults(run=lambda args: _run(run, args))
         return parser
@@ -96,13 +103,15 @@ def _run(run: Any, args: argparse.Namespace) -> int:
 def _call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
     answer = http.request(method, f"/_sandbox{path}", **kwargs)
     if answer.status_code >= 400:
+        status = str(answer.status_code)
         try:
             error = answer.json()["error"]
             problems = "".join(f"\n  {p}" for p in error.get("problems", []))
             message = f"{error['message']}{problems}"
+            status += f" {error['code']}"
         except (ValueError, KeyError, TypeError):
             message = answer.text
-        raise ControlError(f"{method} /_sandbox{path} refused ({answer.status_code}): {message}")
+        raise ControlError(f"{method} /_sandbox{path} refused ({status}): {message}")
     return answer.json() if answer.content else None
 
 
@@ -145,11 +154,7 @@ def _fault(http: httpx.Client, args: argparse.Namespace) -> Any:
             return rules
         if not rules:
             return "no fault rules"
-        return "\n".join(
-            f"{r['id']}: {r['target']} {json.dumps(r['match'])} -> {json.dumps(r['effect'])}"
-            f" (fired {r['fired']}" + (f" of {r['count']})" if r["count"] else ")")
-            for r in rules
-        )
+        return "\n".join(_rule_line(rule) for rule in rules)
     if args.action == "clear":
         _call(http, "DELETE", "/faults")
         return {"cleared": True} if args.json else "all fault rules removed"
@@ -160,7 +165,19 @@ def _fault(http: httpx.Client, args: argparse.Namespace) -> Any:
         return {"removed": args.rule} if args.json else f"removed {args.rule}"
     rule = _rule_from_args(args)
     added = _call(http, "POST", "/faults", json=rule)
-    return added if args.json else f"added {added['id']}: {json.dumps(added['effect'])}"
+    return added if args.json else f"added {_rule_line(added)}"
+
+
+def _rule_line(rule: dict[str, Any]) -> str:
+    """``fault-1: request {"operationId": "getDevices"} -> {"error": "4304"} (fired 0 of 1)``"""
+    match = json.dumps(rule["match"]) if rule["match"] else "every call"
+    if rule["target"] == "callback" and not rule["match"]:
+        match = "every delivery"
+    fired = f"fired {rule['fired']}" + (f" of {rule['count']}" if rule["count"] else ", no limit")
+    chance = f", probability {rule['probability']}" if rule.get("probability", 1) < 1 else ""
+    return (
+        f"{rule['id']}: {rule['target']} {match} -> {json.dumps(rule['effect'])} ({fired}{chance})"
+    )
 
 
 def _rule_from_args(args: argparse.Namespace) -> dict[str, Any]:

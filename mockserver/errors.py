@@ -72,6 +72,11 @@ class Err(enum.Enum):
     DR_DEVICE_EXISTS = "DR device already exists"
     DR_GROUP_EXISTS = "group already exists"
     DR_AUTH_CODE_CONNECTED = "authCodeExt already connected"
+    # control API objects (sandbox only: answered with these names as codes, 404)
+    DELIVERY_NOT_FOUND = "no such callback delivery"
+    FAULT_RULE_NOT_FOUND = "no such fault rule"
+    SERVICE_NOT_FOUND = "no such ThinQ service"
+    PARTNER_NOT_FOUND = "no such partner"
     NOT_IMPLEMENTED = "not implemented by the sandbox yet"
     INTERNAL = "internal server error"
 
@@ -421,8 +426,20 @@ def _render(
     return body, status, info.code
 
 
+SANDBOX_NOT_FOUND = frozenset(
+    {
+        Err.DEVICE_NOT_FOUND,
+        Err.DR_ZIP_FILE_NOT_FOUND,
+        Err.DELIVERY_NOT_FOUND,
+        Err.FAULT_RULE_NOT_FOUND,
+        Err.SERVICE_NOT_FOUND,
+        Err.PARTNER_NOT_FOUND,
+    }
+)
+
+
 def _sandbox_status(error: ApiError) -> int:
-    if error.reason in (Err.DEVICE_NOT_FOUND, Err.DR_ZIP_FILE_NOT_FOUND):
+    if error.reason in SANDBOX_NOT_FOUND:
         return 404
     if error.reason is Err.FORBIDDEN:
         return 403

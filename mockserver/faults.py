@@ -17,6 +17,7 @@ random draw uses the sandbox's seed so a run can be reproduced.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import itertools
 import random
@@ -96,6 +97,9 @@ class FaultRules:
         if name == "error":
             check_vendor_code(str(value), spec.get("match", {}).get("api"))
             effect["error"] = str(value)
+        match = spec.get("match") or {}
+        if target == "request" and "operationId" in match:
+            check_operation_id(str(match["operationId"]), match.get("api"))
         rule_id = spec.get("id")
         while not rule_id or (rule_id in self.rules and not spec.get("id")):
             rule_id = f"fault-{next(self._ids)}"  # restored rules keep their ids
@@ -113,7 +117,7 @@ class FaultRules:
 
     def remove(self, rule_id: str) -> None:
         if self.rules.pop(rule_id, None) is None:
-            raise ApiError(Err.NOT_FOUND_ROUTE, f"no fault rule {rule_id}", field="faultId")
+            raise ApiError(Err.FAULT_RULE_NOT_FOUND, f"no fault rule {rule_id}", field="faultId")
 
     def clear(self) -> None:
         self.rules.clear()
@@ -141,6 +145,26 @@ def check_vendor_code(code: str, api_name: str | None = None) -> None:
             f"{code!r} is not a documented code of {' or '.join(a.value for a in apis)}",
             field="effect.error",
         )
+
+
+def check_operation_id(operation_id: str, api_name: str | None = None) -> None:
+    """A rule for an operationId no API has could never fire: refuse it, with the
+    nearest real names (``getStatus`` -> ``getStatusOfDevice``)."""
+    # Deferred: the operation table is built from the served specs, once, on first use.
+    from mockserver import operations
+
+    apis = [Api(api_name)] if api_name else [Api.BUSINESS_CONNECT, Api.THINQ_ASYNC]
+    known = sorted({op.operation_id for op in operations.table() if op.api in apis})
+    if operation_id in known:
+        return
+    near = difflib.get_close_matches(operation_id, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(near)}?" if near else " (Swagger UI lists them)"
+    raise ApiError(
+        Err.INVALID_BODY,
+        f"match.operationId: {operation_id!r} is not an operation of "
+        f"{' or '.join(a.value for a in apis)}, so the rule could never fire{hint}",
+        field="match.operationId",
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from mockserver.runtime import Runtime
 
 JOURNAL = "journal"
 CALLBACKS = "callbacks"
-MIN_GAP = 0.5  # seconds between two events of one watcher
+MIN_GAP = 1.0  # seconds between two events of one watcher
 # A stream ends after this long and the browser reconnects at once (EventSource does):
 # uvicorn waits for open responses before it shuts down, and a stream that never ended
 # would keep `lgmock serve` from stopping (and writing its state file) on SIGTERM.

@@ -112,6 +112,7 @@ def build(runtime: Runtime) -> Starlette:
                 runtime.journal,
                 views.from_query(views.JournalFilter, request.query_params),
                 after=after,
+                limit=views.LIVE_ROWS if after else views.PAGE_SIZE,
             ),
         )
 

@@ -28,6 +28,9 @@ from mockserver.profiles.values import show_value
 
 Filter = TypeVar("Filter", "DeviceFilter", "JournalFilter", "DeliveryFilter")
 PAGE_SIZE = 50
+# Rows a live update adds at most (once a second): what a person can follow, and the
+# bound on what an open page costs a busy sandbox. A reload lists PAGE_SIZE.
+LIVE_ROWS = 20
 # Request headers a copied curl command leaves out: curl sets them itself.
 CURL_SKIP = {"host", "content-length", "connection", "accept-encoding", "user-agent"}
 

@@ -102,7 +102,12 @@ async def list_callbacks(
 async def redeliver_callback(delivery_id: str) -> Reply:
     engine = runtime().deliveries
     if delivery_id not in engine.journal:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no delivery {delivery_id}", field="deliveryId")
+        raise ApiError(
+            Err.DELIVERY_NOT_FOUND,
+            f"no delivery {delivery_id} (a reset or scenario load empties the delivery "
+            "journal; GET /_sandbox/callbacks lists what it holds)",
+            field="deliveryId",
+        )
     return engine.redeliver(delivery_id).to_dict(), 200, {}
 
 
@@ -112,7 +117,7 @@ async def redeliver_callback(delivery_id: str) -> Reply:
 async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
     service = runtime().sandbox.accounts.services.get(service_id)
     if service is None:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no service {service_id}", field="serviceId")
+        raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
     service.callback_url = body["callbackUrl"]
     runtime().sandbox.changed("services")
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
@@ -121,7 +126,7 @@ async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
 async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
     partner = runtime().sandbox.accounts.partners.get(partner_id)
     if partner is None:
-        raise ApiError(Err.NOT_FOUND_ROUTE, f"no partner {partner_id}", field="partnerId")
+        raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
     partner.callback_url = body["callbackUrl"]
     runtime().sandbox.changed("partners")
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}

@@ -114,7 +114,10 @@ def test_given_up_delivery_can_be_redelivered(http: httpx.Client) -> None:
         assert again.status_code == 200 and again.json()["status"] == "pending"
         [body] = down.wait_for(1)
     assert body == failed["body"]
-    assert http.post("/_sandbox/callbacks/cb-999999/redeliver").status_code == 404
+    missing = http.post("/_sandbox/callbacks/cb-999999/redeliver")
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["error"]["code"] == "DELIVERY_NOT_FOUND"
+    assert "cb-999999" in missing.json()["error"]["message"]
 
 
 def test_messages_of_one_device_arrive_in_order(

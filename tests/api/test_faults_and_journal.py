@@ -123,7 +123,8 @@ def test_probability_zero_never_fires_and_rules_can_be_removed(http: httpx.Clien
     headers = bc_headers(http)
     assert all(http.get("/bc/v1/devices", headers=headers).status_code == 200 for _ in range(5))
     assert http.delete(f"/_sandbox/faults/{rule['id']}").status_code == 204
-    assert http.delete(f"/_sandbox/faults/{rule['id']}").status_code == 404
+    gone = http.delete(f"/_sandbox/faults/{rule['id']}")
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "FAULT_RULE_NOT_FOUND"
     fault(http, effect={"status": 500})
     assert http.delete("/_sandbox/faults").status_code == 204
     assert http.get("/_sandbox/faults").json()["items"] == []
@@ -141,6 +142,33 @@ def test_probability_zero_never_fires_and_rules_can_be_removed(http: httpx.Clien
 def test_bad_rules_are_refused(http: httpx.Client, rule: dict) -> None:
     answer = http.post("/_sandbox/faults", json=rule)
     assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize(
+    ("match", "named"),
+    [
+        ({"operationId": "getStatus"}, "did you mean getStatusOfDevice"),
+        ({"operationId": "getDevices", "api": "thinq"}, "not an operation of thinq"),
+        ({"operationId": "addFault"}, "not an operation of bc or thinq"),  # the control API's
+    ],
+)
+def test_a_rule_for_an_unknown_operation_is_refused(
+    http: httpx.Client, match: dict, named: str
+) -> None:
+    answer = http.post("/_sandbox/faults", json={"match": match, "effect": {"status": 503}})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "INVALID_BODY"
+    assert "match.operationId" in error["message"] and named in error["message"]
+    assert http.get("/_sandbox/faults").json()["items"] == []
+
+
+def test_a_scenario_fault_for_an_unknown_operation_is_refused(http: httpx.Client) -> None:
+    state = http.get("/_sandbox/state").json()
+    state["faults"] = [{"match": {"operationId": "getStatus"}, "effect": {"status": 503}}]
+    answer = http.post("/_sandbox/scenario", json=state)
+    assert answer.status_code == 400, answer.text
+    assert any("$.faults[0]" in p and "getStatus" in p for p in answer.json()["error"]["problems"])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 import yaml
 
 from tests.support import OFFICE_AC, bc_headers
@@ -103,3 +104,19 @@ def test_clock_advance_set_and_freeze(http: httpx.Client) -> None:
     moved = http.post("/_sandbox/clock", json={"advance": 90})
     assert moved.json()["now"] == "2030-01-01T00:01:30+00:00"
     assert http.post("/_sandbox/clock", json={"advance": -1}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/_sandbox/services/nobody", "SERVICE_NOT_FOUND"),
+        ("/_sandbox/partners/nobody", "PARTNER_NOT_FOUND"),
+    ],
+)
+def test_unknown_control_objects_have_their_own_codes(
+    http: httpx.Client, path: str, code: str
+) -> None:
+    # A missing object is not a missing route (NOT_FOUND_ROUTE): the code says which.
+    answer = http.patch(path, json={"callbackUrl": None})
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == code

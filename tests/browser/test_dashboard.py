@@ -7,9 +7,11 @@ effect through the vendor or control API with httpx, not through the page alone.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,16 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver
 from tests.api.test_thinq_async import SERVICE, accepted, kr_devices, thinq_headers
-from tests.support import KR_AC, OFFICE_AC, REPO, bc_headers, lgmock_command
+from tests.support import (
+    KR_AC,
+    OFFICE_AC,
+    REPO,
+    RunningServer,
+    bc_headers,
+    lgmock_command,
+    start_server,
+    stop_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,10 +37,14 @@ IMAGES = REPO / "docs" / "images"
 LIVE_WITHIN_MS = 5000
 
 
-def screenshot(page: Any, name: str) -> Path:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    path = IMAGES / name
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """The page at 1280x800; into docs/images/ when LGMOCK_SCREENSHOTS=1 (refreshing the
+    docs' pictures), else beside the test, so a test run leaves the tree unchanged."""
+    folder = IMAGES if os.environ.get("LGMOCK_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
     page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000, "an empty screenshot"
     return path
 
 
@@ -37,7 +52,9 @@ def scenario_devices(http: httpx.Client) -> list[dict[str, Any]]:
     return http.get("/_sandbox/state").json()["devices"]
 
 
-def test_device_list_shows_the_scenarios_devices(http: httpx.Client, page: Any) -> None:
+def test_device_list_shows_the_scenarios_devices(
+    http: httpx.Client, page: Any, tmp_path: Path
+) -> None:
     devices = scenario_devices(http)
     page.goto("/_dashboard/devices")
     rows = page.locator("#device-rows tr[data-device]")
@@ -51,7 +68,7 @@ def test_device_list_shows_the_scenarios_devices(http: httpx.Client, page: Any) 
         "offline" in page.locator(f'tr[data-device="{d["deviceId"]}"]').inner_text()
         for d in offline
     )
-    screenshot(page, "dashboard-devices.png")
+    screenshot(page, "dashboard-devices.png", tmp_path)
 
     # Filtering by type leaves exactly that type's devices.
     wanted = "DEVICE_AIR_CONDITIONER"
@@ -121,7 +138,7 @@ def replay(curl: str) -> httpx.Response:
 
 
 def test_request_made_with_httpx_appears_live_with_its_refusal(
-    http: httpx.Client, page: Any
+    http: httpx.Client, page: Any, tmp_path: Path
 ) -> None:
     page.goto("/_dashboard/requests")
     page.evaluate("window.__notReloaded = true")
@@ -129,6 +146,10 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     # Some ordinary traffic first, so the screenshot shows a journal as a client leaves it.
     assert http.get("/bc/v1/devices", headers=bc_headers(http)).status_code == 200
     assert http.get(f"/bc/v1/devices/profile/{OFFICE_AC}", headers=bc_headers(http)).is_success
+    unsigned = {k: v for k, v in bc_headers(http).items() if k != "X-Message-Id"}
+    assert http.get("/bc/v1/devices", headers=unsigned).status_code == 400
+    violation = http.get("/_sandbox/journal", params={"limit": 1}).json()["items"][0]
+    assert violation["violations"], violation
     headers = bc_headers(http)
     headers["X-Api-Key"] = "not-a-key"
     refused = http.get(f"/bc/v1/devices/{OFFICE_AC}", headers=headers)
@@ -145,6 +166,11 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     assert "getStatusOfDevice" in text
     assert refused.json()["error"]["message"] in text
 
+    # A spec violation names its field.
+    flagged = page.locator(f'#request-rows tr[data-id="{violation["id"]}"] .violation')
+    assert violation["violations"][0]["field"] in flagged.inner_text()
+    screenshot(page, "dashboard-requests.png", tmp_path)
+
     # The row expands to the whole exchange and a curl command that replays it.
     row.get_by_role("button", name=f"Show request and response #{newest['id']}").click()
     detail = page.locator(f"#entry-{newest['id']}")
@@ -156,7 +182,6 @@ def test_request_made_with_httpx_appears_live_with_its_refusal(
     assert code in detail.locator(".exchange").inner_text()
     # The copied command replays the request: the same refusal again.
     assert replay(command).headers["X-Response-Code"] == code
-    screenshot(page, "dashboard-requests.png")
 
     # The dashboard's own traffic is never journaled.
     paths = [e["request"]["path"] for e in http.get("/_sandbox/journal").json()["items"]]
@@ -307,3 +332,51 @@ def test_the_banner_names_the_dashboard_and_its_url_answers(server: Any) -> None
     answer = httpx.get(url, follow_redirects=True)
     assert answer.status_code == 200 and "<h1>Devices</h1>" in answer.text
     assert answer.headers["content-type"].startswith("text/html")
+
+
+FLEET = 10_000
+
+
+@pytest.fixture(scope="module")
+def fleet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A sandbox of its own with a generated fleet of FLEET devices."""
+    work = tmp_path_factory.mktemp("fleet")
+    scenario = work / "fleet.json"
+    written = subprocess.run(
+        [*lgmock_command(), "scenario", "generate", "--devices", str(FLEET), "--seed", "7"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    scenario.write_bytes(written.stdout)
+    running = start_server(work, "--scenario", str(scenario), wait=120)
+    yield running
+    stop_server(running)
+
+
+@pytest.mark.slow
+def test_device_list_stays_readable_with_ten_thousand_devices(
+    browser: Any, fleet_server: RunningServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{fleet_server.base_url}/_dashboard/devices")
+        assert f"Devices 1–50 of {FLEET}" in page.locator(".count").first.inner_text()
+        assert page.locator("#device-rows tr[data-device]").count() == 50
+        page.get_by_role("button", name="Last").click()
+        page.locator(".count", has_text=f"Devices {FLEET - 49}–{FLEET} of {FLEET}").wait_for()
+        last = page.locator("#device-rows tr[data-device]").last.get_attribute("data-device")
+        state = httpx.get(f"{fleet_server.base_url}/_sandbox/state", timeout=60).json()
+        assert last == state["devices"][-1]["deviceId"]
+        # A filter narrows the count over the whole fleet, not over the page shown.
+        kind = state["devices"][0]["deviceType"]
+        page.select_option("select[name=type]", kind)
+        expected = sum(1 for d in state["devices"] if d["deviceType"] == kind)
+        page.locator(".count", has_text=f"of {expected}").wait_for()
+        assert page.evaluate("document.querySelectorAll('tr').length") <= 51
+    finally:
+        context.close()
+    assert not errors, errors

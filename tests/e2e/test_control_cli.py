@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -19,15 +20,20 @@ def test_control_commands(tmp_path: Path) -> None:
     server = start_server(tmp_path)
 
     def lgmock(*args: str) -> subprocess.CompletedProcess[str]:
+        # The sandbox is on a free port, named only by LGMOCK_SANDBOX_URL.
         return subprocess.run(
-            [*lgmock_command(), *args, "--url", server.base_url],
+            [*lgmock_command(), *args],
             capture_output=True,
             text=True,
             timeout=60,
+            env={**os.environ, "LGMOCK_SANDBOX_URL": server.base_url},
         )
 
     try:
         assert "scenario default" in lgmock("reset").stdout
+        # --url wins over the variable.
+        elsewhere = lgmock("clock", "show", "--url", "http://127.0.0.1:1")
+        assert elsewhere.returncode == 2 and "http://127.0.0.1:1" in elsewhere.stderr
         assert lgmock("clock", "freeze").returncode == 0
         before = json.loads(lgmock("clock", "show", "--json").stdout)["now"]
         after = json.loads(lgmock("clock", "advance", "90m", "--json").stdout)["now"]
@@ -35,7 +41,13 @@ def test_control_commands(tmp_path: Path) -> None:
         added = lgmock(
             "fault", "add", "--operation", "getDevices", "--error", "4304", "--count", "1"
         )
-        assert added.returncode == 0 and "added fault-1" in added.stdout
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.strip() == (
+            'added fault-1: request {"operationId": "getDevices"} -> {"error": "4304"} '
+            "(fired 0 of 1)"
+        )
+        typo = lgmock("fault", "add", "--operation", "getDevice", "--error", "4304")
+        assert typo.returncode == 1 and "did you mean getDevices" in typo.stderr
         assert "fired 0 of 1" in lgmock("fault", "list").stdout
         with httpx.Client(base_url=server.base_url) as http:
             headers = bc_headers(http)
@@ -53,7 +65,8 @@ def test_control_commands(tmp_path: Path) -> None:
         assert lgmock("state", "--out", str(export)).returncode == 0
         assert "loaded" in lgmock("load", str(export)).stdout
         refused = lgmock("redeliver", "cb-404")
-        assert refused.returncode == 1 and "no delivery cb-404" in refused.stderr
+        assert refused.returncode == 1, refused.stderr
+        assert "(404 DELIVERY_NOT_FOUND)" in refused.stderr and "cb-404" in refused.stderr
         bad = lgmock("fault", "add", "--error", "7777")
         assert bad.returncode == 1 and "7777" in bad.stderr
         assert "deliveries" in lgmock("callbacks").stdout
