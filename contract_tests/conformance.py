@@ -164,6 +164,13 @@ def _load(target: ApiUnderTest, options: ConformanceOptions) -> Any:
         schema = schema.include(operation_id=list(options.include))
     if options.exclude:
         schema = schema.exclude(operation_id=list(options.exclude))
+    # No control characters or backslashes in generated path parameters (Schemathesis'
+    # own adaptation to servers whose routing cannot take them): no id of either spec
+    # holds one, and many HTTP routers never hand them to an operation (the sandbox's
+    # Starlette mounts answer `%0A` with their unknown-route 404), so the answer would
+    # say nothing about the contract.
+    # (After include/exclude: a filtered schema is a fresh copy.)
+    schema.adapt_to_path_decoder_rejection()
     return schema
 
 
