@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from mockserver.backends.sandbox import Sandbox
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every `lgmock` command and option (tests check the docs' commands against it)."""
     parser = argparse.ArgumentParser(
         prog="lgmock", description="A local, stateful sandbox of LG's partner cloud APIs."
     )
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     generate.set_defaults(run=_scenario_generate)
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["scenario"] and len(argv) > 1 and argv[1] not in ("check", "generate"):
         if not argv[1].startswith("-"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,7 +83,15 @@ def parse(text: str, source: str = "<request body>") -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ScenarioError(source, [f"{source}: not valid YAML or JSON: {exc}"]) from exc
     if document is None:
-        document = {}
+        # A file with nothing in it is a mistake (a wrong path, a failed redirect), not a
+        # wish for an empty sandbox, which is written `devices: []` (docs/scale.md).
+        raise ScenarioError(
+            source,
+            [
+                f"{source}: $: the scenario is empty; an empty sandbox is written "
+                "`devices: []`, and `lgmock scenario generate` writes a fleet"
+            ],
+        )
     return _mapping(document, source)
 
 
@@ -128,10 +137,32 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(_validator().schema, validate_formats=True)
 
 
+# Lists whose entries are checked one by one: an entry the schema refuses is left out of
+# the later checks (references, rules), so every other problem is still reported.
+ENTRY_LISTS = ("partners", "services", "users", "devices", "faults")
+
+
+@dataclass
+class SchemaReport:
+    problems: list[str]
+    refused: dict[str, set[int]]  # entries of ENTRY_LISTS the schema refused, by list
+    whole: bool  # a problem outside those entries: later checks cannot run
+
+    def skip(self, key: str) -> set[int]:
+        return self.refused.get(key, set())
+
+
 def validate(document: dict[str, Any], source: str) -> None:
     """Raise ScenarioError naming every schema problem; a valid document costs little."""
+    report = check_schema(document, source)
+    if report.problems:
+        raise ScenarioError(source, report.problems)
+
+
+def check_schema(document: dict[str, Any], source: str) -> SchemaReport:
+    """Every schema problem, and which entries they are in."""
     if _fast_validator().is_valid(document):
-        return
+        return SchemaReport([], {}, False)
     # The messages come from the reference validator (their wording is the one users
     # see everywhere else), run only on the entries that failed: a fleet of 100,000
     # devices with one bad entry is re-checked in one entry's time.
@@ -146,15 +177,18 @@ def validate(document: dict[str, Any], source: str) -> None:
         where[key] = sorted(indexes)
         slim[key] = [document[key][index] for index in where[key]]
     errors = []
+    whole = False
     for error in _validator().iter_errors(slim):
         path = list(error.absolute_path)
         if len(path) >= 2 and path[0] in where and isinstance(path[1], int):
             path[1] = where[path[0]][path[1]]
+        if len(path) < 2 or path[0] not in ENTRY_LISTS:
+            whole = True
         errors.append((path, error.message))
     errors.sort(key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]])
-    raise ScenarioError(
-        source, [f"{source}: {_pointer(path)}: {message}" for path, message in errors]
-    )
+    problems = [f"{source}: {_pointer(path)}: {message}" for path, message in errors]
+    refused = {key: set(indexes) for key, indexes in where.items() if key in ENTRY_LISTS}
+    return SchemaReport(problems, refused, whole)
 
 
 def _pointer(path: Any) -> str:
@@ -195,8 +229,49 @@ def prepare(document: dict[str, Any], source: str = "<scenario>") -> tuple[Prepa
 
 
 def _prepare(document: dict[str, Any], source: str) -> tuple[Prepared, Sandbox]:
-    validate(document, source)
-    problems: list[str] = []
+    report = check_schema(document, source)
+    if report.whole:
+        raise ScenarioError(source, report.problems)
+    problems: list[str] = list(report.problems)
+    if report.refused:
+        # Leave the refused entries out, and report what the rest still gets wrong.
+        document = {
+            key: [item for i, item in enumerate(value) if i not in report.skip(key)]
+            if key in report.refused
+            else value
+            for key, value in document.items()
+        }
+        problems.extend(_unshifted(_prepare_rest(document, source), report.refused))
+        raise ScenarioError(source, problems)
+    return _prepare_checked(document, source, problems)
+
+
+def _prepare_rest(document: dict[str, Any], source: str) -> list[str]:
+    try:
+        _prepare_checked(document, source, [])
+    except ScenarioError as exc:
+        return exc.problems
+    return []
+
+
+def _unshifted(problems: list[str], refused: dict[str, set[int]]) -> list[str]:
+    """Problems found with refused entries left out, at the entries' own indexes."""
+
+    def original(key: str, index: int) -> int:
+        for gone in sorted(refused.get(key, ())):
+            if gone <= index:
+                index += 1
+        return index
+
+    pattern = re.compile(r"\$\.(" + "|".join(ENTRY_LISTS) + r")\[(\d+)\]")
+    return [
+        pattern.sub(lambda m: f"$.{m[1]}[{original(m[1], int(m[2]))}]", line) for line in problems
+    ]
+
+
+def _prepare_checked(
+    document: dict[str, Any], source: str, problems: list[str]
+) -> tuple[Prepared, Sandbox]:
     seed = int(document.get("seed", 0))
     records = _device_records(document.get("devices") or [], seed, source, problems)
     fleet = Fleet(seed, [])
@@ -540,8 +615,11 @@ def export_entities(sandbox: Sandbox, families: Any = None) -> dict[str, Any]:
 
 def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
     store = sandbox.devices
-    for info in store.infos():
-        device_id = info.device_id
+    # The ids first: a device added while a stream is being written must not break it.
+    for device_id in list(store.ids()):
+        info = store.info(device_id)
+        if info is None:
+            continue
         if all_statuses or not store.has_generated_status(device_id):
             yield export_device(info, store.status_of(device_id))
         else:
@@ -549,10 +627,10 @@ def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
 
 
 def export_stream(sandbox: Sandbox, *, all_statuses: bool = True) -> Iterator[bytes]:
-    """``export`` as JSON text in pieces: one device at a time, never the whole text.
+    """``export`` as JSON text in pieces (500 devices each), never the whole text.
 
-    Everything is read when the generator runs, so the caller runs it to the end before
-    the state can change (the server does, on its event loop, between requests).
+    Each device is read when its piece is made: a server that answers other requests
+    between pieces writes each device as it was at that moment (docs/scale.md).
     """
     head = export_entities(sandbox)
     text = json.dumps(head, ensure_ascii=False)

@@ -106,6 +106,8 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(Api.THINQ_ASYNC, "thinq-async", "/v2", thinq_spec),
     Mount(Api.SANDBOX, "sandbox", "/_sandbox", sandbox_spec),
 )
+# Beside the APIs, not one of them: the dashboard's pages (no spec, never journaled).
+DASHBOARD_PREFIX = "/_dashboard"
 
 
 def mount_for(path: str) -> Mount | None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from mockserver.errors import ApiError, Err
 from mockserver.profiles import DeviceProfile
+from mockserver.profiles.values import json_copy
 
 Status = dict[str, Any] | list[Any]
 
@@ -126,7 +127,7 @@ class Fleet:
     def status_of(self, record: DeviceRecord) -> Status:
         """The record's status: a fresh object the caller may keep."""
         if record.status is not None:
-            return copy.deepcopy(record.status)
+            return json_copy(record.status)
         return initial_status(record.profile, self.seed, record.device_id)
 
     def __len__(self) -> int:

@@ -112,13 +112,19 @@ class ThinqBackend:
         return self.devices.owned_by(user.user_number)
 
     # ------------------------------------------------------------------ queries
-    def profiles(self, user: User) -> list[Outcome]:
-        # Profiles are cloud data: an offline device still has one.
-        return [Outcome(d, PROFILE, result=d.profile.raw) for d in self.owned(user)]
+    # Each operation works on the user's devices, or on ``devices``, a part of them (a
+    # fan-out over a fleet is done in parts, handlers/thinq.py).
 
-    def statuses(self, user: User) -> list[Outcome]:
+    def _devices(self, user: User, devices: list[DeviceInfo] | None) -> list[DeviceInfo]:
+        return self.owned(user) if devices is None else devices
+
+    def profiles(self, user: User, devices: list[DeviceInfo] | None = None) -> list[Outcome]:
+        # Profiles are cloud data: an offline device still has one.
+        return [Outcome(d, PROFILE, result=d.profile.raw) for d in self._devices(user, devices)]
+
+    def statuses(self, user: User, devices: list[DeviceInfo] | None = None) -> list[Outcome]:
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             if device.online:
                 # Read, not kept: a status query over a fleet materialises nothing.
                 status = self.devices.status_of(device.device_id)
@@ -127,9 +133,15 @@ class ThinqBackend:
                 outcomes.append(Outcome(device, STATUS, error=_offline(device)))
         return outcomes
 
-    def control(self, user: User, device_type: str, command: Any) -> list[Outcome]:
+    def control(
+        self,
+        user: User,
+        device_type: str,
+        command: Any,
+        devices: list[DeviceInfo] | None = None,
+    ) -> list[Outcome]:
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             if device.device_type != device_type:
                 continue
             try:
@@ -143,10 +155,12 @@ class ThinqBackend:
         return outcomes
 
     # ------------------------------------------------------------------ events
-    def subscribe_events(self, service: Service, user: User, hours: int) -> list[Outcome]:
+    def subscribe_events(
+        self, service: Service, user: User, hours: int, devices: list[DeviceInfo] | None = None
+    ) -> list[Outcome]:
         expires = (self.clock.now() + timedelta(hours=hours)).timestamp()
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             # Subscribing again renews the expiry from now (seed 000).
             self.event_subscriptions[(service.service_id, device.device_id)] = EventSubscription(
                 service.service_id, user.user_number, device.device_id, expires
@@ -155,9 +169,11 @@ class ThinqBackend:
         self.changed()
         return outcomes
 
-    def unsubscribe_events(self, service: Service, user: User) -> list[Outcome]:
+    def unsubscribe_events(
+        self, service: Service, user: User, devices: list[DeviceInfo] | None = None
+    ) -> list[Outcome]:
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             key = (service.service_id, device.device_id)
             if self._live_event_subscription(key) is None:
                 error = ApiError(
@@ -191,10 +207,12 @@ class ThinqBackend:
         return [s for s in live if s is not None]
 
     # ------------------------------------------------------------------ pushes
-    def subscribe_push(self, service: Service, user: User) -> list[Outcome]:
+    def subscribe_push(
+        self, service: Service, user: User, devices: list[DeviceInfo] | None = None
+    ) -> list[Outcome]:
         kind = self.options.push_subscribed_type
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             key = (service.service_id, device.device_id)
             if key in self.push_subscriptions:
                 error = ApiError(
@@ -207,9 +225,11 @@ class ThinqBackend:
         self.changed()
         return outcomes
 
-    def unsubscribe_push(self, service: Service, user: User) -> list[Outcome]:
+    def unsubscribe_push(
+        self, service: Service, user: User, devices: list[DeviceInfo] | None = None
+    ) -> list[Outcome]:
         outcomes = []
-        for device in self.owned(user):
+        for device in self._devices(user, devices):
             key = (service.service_id, device.device_id)
             if self.push_subscriptions.pop(key, None) is None:
                 error = ApiError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +50,20 @@ async def get_scenario_schema() -> Reply:
     return scenario.schema(), 200, {}
 
 
-async def get_state() -> Reply:
-    return scenario.export(runtime().sandbox), 200, {}
+async def get_state() -> Any:
+    """The state as a stream: at 100,000 devices the text is never held whole."""
+    import asyncio
+
+    from starlette.responses import StreamingResponse
+
+    pieces = scenario.export_stream(runtime().sandbox)
+
+    async def stream() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+            await asyncio.sleep(0)  # other requests and deliveries go on meanwhile
+
+    return StreamingResponse(stream(), media_type="application/json")
 
 
 async def get_clock() -> Reply:

@@ -8,7 +8,6 @@ wrong, and only then applied to a copy of the status.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from mockserver.profiles.model import (
     Section,
 )
 from mockserver.profiles.power import IDLE_STATES
-from mockserver.profiles.values import join_path, same_value, show_value
+from mockserver.profiles.values import join_path, json_copy, same_value, show_value
 
 # Read-only attributes a command may repeat (with the device's current value) to say what
 # its other values mean: Business Connect's example sets a fridge with
@@ -347,7 +346,7 @@ _MISSING = object()
 def _apply(
     layout: Layout, status: Status, edits: list[_Edit], *, with_side_effects: bool
 ) -> tuple[Status, Status]:
-    new = copy.deepcopy(status)
+    new = json_copy(status)
     if layout.wrapped and not isinstance(new, list):
         raise TypeError(f"{layout.source}: a status of this profile is a list of locations")
     if not layout.wrapped and not isinstance(new, dict):

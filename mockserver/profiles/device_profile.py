@@ -31,6 +31,7 @@ class DeviceProfile:
         self.is_location_wrapped = wrapped
         self._layout = Layout(source, tuple(sections), wrapped)
         self.locations = self._layout.locations
+        self._plan: statuses.StatusPlan | None = None  # made on first use
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<inline>") -> DeviceProfile:
@@ -74,7 +75,9 @@ class DeviceProfile:
 
     def initial_status(self, rng: random.Random) -> Status:
         """A full, valid status of an idle, powered, remotely controllable device."""
-        return statuses.initial_status(self._layout, rng)
+        if self._plan is None:
+            self._plan = statuses.StatusPlan(self._layout)
+        return self._plan.make(rng)
 
     def validate_status(self, status: Any, *, partial: bool = False) -> list[str]:
         """Every way ``status`` does not fit this profile ([] when it fits).

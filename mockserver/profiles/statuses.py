@@ -7,12 +7,13 @@ entry and location holds one of its readable values.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from mockserver.profiles.layout import Layout, Status, location_name
 from mockserver.profiles.model import READ, WRITE, Attribute, Choice, Entry, Resource, Section
 from mockserver.profiles.power import IDLE_STATES
-from mockserver.profiles.values import join_path, same_value, show_value
+from mockserver.profiles.values import join_path, json_copy, same_value, show_value
 
 # Starting values chosen before any random one, so a fresh device looks idle and accepts
 # remote commands; a value the profile does not allow is skipped.
@@ -35,31 +36,108 @@ RESTING_RESOURCES = frozenset({"timer", "sleepTimer"})
 
 def initial_status(layout: Layout, rng: random.Random) -> Status:
     """``DeviceProfile.initial_status``: an idle, powered, remotely controllable device."""
-    sections = [_initial_section(section, rng) for section in layout.sections]
-    if not layout.wrapped:
-        return sections[0]
-    return [
-        {"location": {"locationName": section.location}, **body}
-        for section, body in zip(layout.sections, sections, strict=True)
-    ]
+    return StatusPlan(layout).make(rng)
 
 
-def _initial_section(section: Section, rng: random.Random) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for resource in section.resources.values():
-        items = [
-            {
-                name: _initial_value(section, resource, attribute, rng)
-                for name, attribute in entry.attributes.items()
-                if attribute.readable
-            }
-            for entry in resource.entries
+Sampler = Callable[[random.Random], Any]
+
+
+class StatusPlan:
+    """How a profile's initial statuses are made, worked out once per profile.
+
+    Most starting values depend on the profile alone (constants, preferred and resting
+    values); the plan keeps them in a template and makes a status by copying it and
+    drawing the random ones in the order the profile lists them, so the same seed and
+    device id give the same status as drawing every value in turn would. A fleet makes
+    thousands of statuses from one plan.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.templates: list[dict[str, Any]] = []
+        # (section index, resource, entry index or None, attribute, how to draw it)
+        self.slots: list[tuple[int, str, int | None, str, Sampler]] = []
+        for index, section in enumerate(layout.sections):
+            self.templates.append(self._template(index, section))
+
+    def _template(self, index: int, section: Section) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for resource in section.resources.values():
+            items = []
+            slots = []
+            for entry in resource.entries:
+                item: dict[str, Any] = {}
+                for name, attribute in entry.attributes.items():
+                    if not attribute.readable:
+                        continue
+                    value, sampler = _initial_rule(section, resource, attribute)
+                    item[name] = value
+                    if sampler is not None:
+                        slots.append((len(items), name, sampler))
+                if item:  # write-only resources hold no state
+                    items.append(item)
+                elif slots and slots[-1][0] == len(items):
+                    slots.pop()  # pragma: no cover - an empty item has no slots
+            if items:
+                body[resource.name] = items if resource.is_list else items[0]
+                for position, name, sampler in slots:
+                    where = position if resource.is_list else None
+                    self.slots.append((index, resource.name, where, name, sampler))
+        return body
+
+    def make(self, rng: random.Random) -> Status:
+        bodies = [json_copy(template) for template in self.templates]
+        for index, resource, position, name, sampler in self.slots:
+            holder = bodies[index][resource]
+            if position is not None:
+                holder = holder[position]
+            holder[name] = sampler(rng)
+        for section, body in zip(self.layout.sections, bodies, strict=True):
+            _settle_room(section, body)
+        if not self.layout.wrapped:
+            return bodies[0]
+        return [
+            {"location": {"locationName": section.location}, **body}
+            for section, body in zip(self.layout.sections, bodies, strict=True)
         ]
-        items = [item for item in items if item]  # write-only resources hold no state
-        if items:
-            body[resource.name] = items if resource.is_list else items[0]
-    _settle_room(section, body)
-    return body
+
+
+def _random_percent(rng: random.Random) -> int:
+    return rng.randint(0, 100)
+
+
+def _initial_rule(
+    section: Section, resource: Resource, attribute: Attribute
+) -> tuple[Any, Sampler | None]:
+    """An attribute's starting value, or how to draw it: (value, None) or (None, sampler)."""
+    if attribute.kind == "constant":
+        return attribute.constant, None
+    dotted = f"{resource.name}.{attribute.name}"
+    rule = section.power
+    preferred: tuple[Any, ...] = PREFERRED_START.get(attribute.name, ())
+    if rule is not None and dotted == rule.state and rule.state == rule.switch:
+        preferred = ("POWER_ON",)  # a climate device starts on, so first commands work
+    for candidate in preferred:
+        if attribute.problem(candidate, READ) is None and (
+            not attribute.writable or attribute.problem(candidate, WRITE) is None
+        ):
+            return candidate, None
+    domain = attribute.start_domain()
+    if attribute.kind == "number":
+        return (0, None) if resource.name in RESTING_RESOURCES else (None, _random_percent)
+    if attribute.kind == "string":
+        return "", None
+    assert domain is not None
+    # Only readable attributes get here, so a resting one always has a read domain.
+    if resource.name in RESTING_RESOURCES and attribute.read is not None:
+        return attribute.read.lowest(), None  # 0 is "not set" even where a client may only set 1+
+    if attribute.name == "currentState":
+        return domain.lowest(), None
+    if rule is not None and dotted == rule.state and isinstance(domain, Choice):
+        awake = [value for value in domain.values if not same_value(value, rule.off_value)]
+        if awake:
+            return awake[0], None
+    return None, domain.sample
 
 
 def _settle_room(section: Section, body: dict[str, Any]) -> None:
@@ -78,39 +156,6 @@ def _settle_room(section: Section, body: dict[str, Any]) -> None:
         return
     if current.problem(target, READ) is None:
         values["currentTemperature"] = target
-
-
-def _initial_value(
-    section: Section, resource: Resource, attribute: Attribute, rng: random.Random
-) -> Any:
-    if attribute.kind == "constant":
-        return attribute.constant
-    dotted = f"{resource.name}.{attribute.name}"
-    rule = section.power
-    preferred: tuple[Any, ...] = PREFERRED_START.get(attribute.name, ())
-    if rule is not None and dotted == rule.state and rule.state == rule.switch:
-        preferred = ("POWER_ON",)  # a climate device starts on, so first commands work
-    for candidate in preferred:
-        if attribute.problem(candidate, READ) is None and (
-            not attribute.writable or attribute.problem(candidate, WRITE) is None
-        ):
-            return candidate
-    domain = attribute.start_domain()
-    if attribute.kind == "number":
-        return 0 if resource.name in RESTING_RESOURCES else rng.randint(0, 100)
-    if attribute.kind == "string":
-        return ""
-    assert domain is not None
-    # Only readable attributes get here, so a resting one always has a read domain.
-    if resource.name in RESTING_RESOURCES and attribute.read is not None:
-        return attribute.read.lowest()  # 0 is "not set" even where a client may only set 1+
-    if attribute.name == "currentState":
-        return domain.lowest()
-    if rule is not None and dotted == rule.state and isinstance(domain, Choice):
-        awake = [value for value in domain.values if not same_value(value, rule.off_value)]
-        if awake:
-            return awake[0]
-    return domain.sample(rng)
 
 
 # ---------------------------------------------------------------------------------------

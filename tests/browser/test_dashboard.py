@@ -22,6 +22,7 @@ from contract_tests.receiver import CallbackReceiver
 from tests.api.test_thinq_async import SERVICE, accepted, kr_devices, thinq_headers
 from tests.support import (
     KR_AC,
+    KR_TOKEN,
     OFFICE_AC,
     REPO,
     RunningServer,
@@ -29,6 +30,7 @@ from tests.support import (
     lgmock_command,
     start_server,
     stop_server,
+    user_headers,
 )
 
 pytestmark = pytest.mark.browser
@@ -69,6 +71,10 @@ def test_device_list_shows_the_scenarios_devices(
         for d in offline
     )
     screenshot(page, "dashboard-devices.png", tmp_path)
+
+    # The live re-read of the rows (every 2 s) replaces the rows only.
+    page.wait_for_timeout(2500)
+    assert page.locator("#device-results").count() == 1
 
     # Filtering by type leaves exactly that type's devices.
     wanted = "DEVICE_AIR_CONDITIONER"
@@ -247,6 +253,8 @@ def test_fault_rule_added_in_the_ui_fails_the_next_matching_request(
     page.goto("/_dashboard/faults")
     page.select_option("select[name=operationId]", "getStatusOfDevice")
     page.select_option("select[name=effect]", "error")
+    # Only Business Connect's codes are offered for a Business Connect operation.
+    assert page.evaluate("document.querySelector('optgroup[label=thinq]').hidden") is True
     page.select_option("select[name=error]", "4304")
     page.fill("input[name=count]", "1")
     page.get_by_role("button", name="Add rule").click()
@@ -277,6 +285,10 @@ def test_clock_advance_and_freeze_from_the_ui(http: httpx.Client, page: Any) -> 
     page.locator("#flash.ok").wait_for()
     moved = http.get("/_sandbox/clock").json()
     assert moved["now"] > frozen["now"]
+    page.fill("input[data-kind=utc-time]", "2031-05-06T07:08:09")
+    page.get_by_role("button", name="Set", exact=True).click()
+    page.locator('[data-clock="now"]', has_text="2031-05-06T07:08:09").wait_for()
+    assert http.get("/_sandbox/clock").json()["now"].startswith("2031-05-06T07:08:09")
     page.get_by_role("button", name="Let it run").click()
     page.locator('[data-clock="frozen"]', has_text="False").wait_for()
 
@@ -322,6 +334,9 @@ def test_coverage_page_shows_the_numbers_of_the_contract_report(
         "codeCoverage": f"{numbers['codeCoverage']}%",
         "violations": str(len(numbers["violations"])),
     }
+    if "statusCoverage" in numbers:  # the report's documented-status coverage
+        shown_status = page.locator('[data-metric="statusCoverage"]').inner_text()
+        assert shown_status == f"{numbers['statusCoverage']}%"
     assert numbers["codeCoverage"] > 0 and "4304" in page.locator("main").inner_text()
 
 
@@ -380,3 +395,50 @@ def test_device_list_stays_readable_with_ten_thousand_devices(
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_push_and_power_from_the_device_page(http: httpx.Client, page: Any) -> None:
+    with CallbackReceiver() as partner_receiver:
+        http.patch("/_sandbox/partners/acme-energy", json={"callbackUrl": partner_receiver.url})
+        bc = user_headers(http, KR_TOKEN, "KR")
+        assert http.post(f"/bc/v1/push/{KR_AC}", headers=bc).status_code == 200
+        page.goto(f"/_dashboard/devices/{KR_AC}")
+        page.get_by_label("Push notification").select_option("WATER_IS_FULL")
+        page.get_by_role("button", name="Raise").click()
+        pushed = partner_receiver.wait_for(1, lambda body: body.get("pushType") == "DEVICE_PUSH")
+        assert pushed[0]["deviceId"] == KR_AC and "WATER_IS_FULL" in json.dumps(pushed[0])
+
+    page.get_by_role("button", name="Power off").click()
+    page.locator('#device-status [data-fact="power"]', has_text="off").wait_for()
+    status = http.get(f"/bc/v1/devices/{KR_AC}", headers=bc).json()["response"]
+    assert status["operation"]["airConOperationMode"] == "POWER_OFF"
+    page.get_by_role("button", name="Power on").click()
+    page.locator('#device-status [data-fact="power"]', has_text="on").wait_for()
+    status = http.get(f"/bc/v1/devices/{KR_AC}", headers=bc).json()["response"]
+    assert status["operation"]["airConOperationMode"] == "POWER_ON"
+
+
+def test_requests_filters_narrow_the_journal(http: httpx.Client, page: Any) -> None:
+    headers = bc_headers(http)
+    http.get("/bc/v1/devices", headers=headers)
+    http.get(f"/bc/v1/devices/{OFFICE_AC}", headers={**bc_headers(http), "Prefer": "error=4304"})
+    page.goto("/_dashboard/requests")
+    page.select_option("select[name=operation]", "getStatusOfDevice")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#request-rows tr[data-id]')]"
+        ".every(r => r.innerText.includes('getStatusOfDevice'))"
+    )
+    page.fill("input[name=code]", "4304")
+    page.wait_for_function(
+        "() => { const rows = [...document.querySelectorAll('#request-rows tr[data-id]')];"
+        " return rows.length > 0 && rows.every(r => r.innerText.includes('4304')); }"
+    )
+    expected = [
+        e["id"]
+        for e in http.get("/_sandbox/journal", params={"limit": 50}).json()["items"]
+        if e["operationId"] == "getStatusOfDevice" and e["response"]["code"] == "4304"
+    ]
+    shown = page.eval_on_selector_all(
+        "#request-rows tr[data-id]", "rows => rows.map(r => Number(r.dataset.id))"
+    )
+    assert shown == expected[: len(shown)] and shown

@@ -1,4 +1,4 @@
-"""End to end: `lgmock serve` as a real process, driven the way the README shows."""
+"""End to end: the README's blocks, run as written against a real `lgmock serve`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.errors import new_message_id
+from tests.doc_blocks import run_doc_block
 from tests.support import (
     KR_FRIDGE,
-    KR_TOKEN,
-    PARTNER_KEY,
-    PARTNER_SECRET,
+    KR_USER,
+    RunningServer,
     free_port,
     lgmock_command,
     start_server,
@@ -23,56 +22,38 @@ from tests.support import (
 pytestmark = pytest.mark.e2e
 
 
-def test_readme_walkthrough(tmp_path: Path) -> None:
-    server = start_server(tmp_path)
-    try:
-        banner = server.log()
-        assert f"{server.base_url}/bc/v1" in banner
-        assert PARTNER_KEY in banner and PARTNER_SECRET in banner and KR_TOKEN in banner
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            # 1. token
-            token = http.post(
-                "/bc/v1/token", headers={"X-Api-Key": PARTNER_KEY, "X-Api-Secret": PARTNER_SECRET}
-            ).json()["access_token"]
+def test_readme_first_call(http: httpx.Client, server: RunningServer) -> None:
+    run = run_doc_block("README.md", "first-call", sandbox=server.base_url).check()
+    out = run.stdout
+    assert KR_FRIDGE in out  # the user's devices
+    assert '"locationName":"FRIDGE"' in out.replace(" ", "")  # its profile and status
+    after = http.get("/_sandbox/state").json()
+    fridge = next(d for d in after["devices"] if d["deviceId"] == KR_FRIDGE)
+    entry = next(e for e in fridge["status"]["temperature"] if e["locationName"] == "FRIDGE")
+    assert entry["targetTemperature"] == 3  # the control the page shows took effect
+    refusal = out[out.rindex("HTTP/1.1 ") :]
+    assert refusal.startswith("HTTP/1.1 400")
+    assert "x-response-code: 4102" in refusal.lower() and "targetTemperature" in refusal
 
-            def headers() -> dict[str, str]:
-                return {
-                    "X-Api-Key": PARTNER_KEY,
-                    "X-Api-Token": token,
-                    "X-Message-Id": new_message_id(),
-                    "X-Use-Account": "IN-HEADER",
-                    "Authorization": f"Bearer {KR_TOKEN}",
-                    "X-Country-Code": "KR",
-                }
 
-            # 2. devices
-            devices = http.get("/bc/v1/devices", headers=headers()).json()["response"]
-            assert KR_FRIDGE in {d["deviceId"] for d in devices}
-            # 3. profile
-            profile = http.get(f"/bc/v1/devices/profile/{KR_FRIDGE}", headers=headers())
-            assert profile.status_code == 200
-            fridge = next(
-                e
-                for e in profile.json()["response"]["property"]["temperature"]
-                if e["locationName"] == "FRIDGE"
-            )
-            target = fridge["targetTemperature"]["value"]["w"]["min"]
-            # 4. status
-            status = http.get(f"/bc/v1/devices/{KR_FRIDGE}", headers=headers())
-            assert status.status_code == 200
-            # 5. control
-            command = {"temperature": {"locationName": "FRIDGE", "targetTemperature": target}}
-            control = http.post(f"/bc/v1/devices/{KR_FRIDGE}", headers=headers(), json=command)
-            assert control.status_code == 200, control.text
-            # 6. status again shows the change
-            after = http.get(f"/bc/v1/devices/{KR_FRIDGE}", headers=headers()).json()["response"]
-            now = next(e for e in after["temperature"] if e["locationName"] == "FRIDGE")
-            assert now["targetTemperature"] == target
-            # Swagger UI is served.
-            assert http.get("/bc/ui/").status_code == 200
-    finally:
-        stop_server(server)
-    assert "Traceback" not in server.log()
+def test_readme_async_call_with_a_registered_receiver(
+    http: httpx.Client, server: RunningServer
+) -> None:
+    port = free_port()
+    run = run_doc_block(
+        "README.md", "async-call", sandbox=server.base_url, receiver_port=port
+    ).check()
+    [receiver_log] = run.background
+    assert f"lgmock receiver on http://127.0.0.1:{port}, registered with" in receiver_log
+    owned = [d for d in http.get("/_sandbox/state").json()["devices"] if d["owner"] == KR_USER]
+    # One DEVICE_STATUS callback per device reached the receiver the page started...
+    assert receiver_log.count("/thinq DEVICE_STATUS") == len(owned), run.explain()
+    assert "/thinq DEVICE_CONTROL" in receiver_log
+    # ...the page's last command lists deliveries, and the URLs were given back at the end.
+    assert "deliveries (newest first)" in run.stdout and " delivered " in run.stdout
+    assert "callback URLs given back" in receiver_log
+    services = http.get("/_sandbox/state").json()["services"]
+    assert services[0]["callbackUrl"] == "http://127.0.0.1:9000/thinq"
 
 
 def test_bad_scenario_file_stops_the_start_with_file_path_and_reason(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from mockserver import scenario
 from mockserver.runtime import Runtime
 
@@ -153,3 +155,27 @@ def test_listing_a_fleet_materialises_no_device() -> None:
     assert len(listed) == 100
     assert not any(sandbox.devices.is_materialised(info.device_id) for info in listed)
     assert sandbox.devices.owned_ids(USER)[:2] == (f"{0:064x}", f"{1:064x}")
+
+
+def test_an_empty_scenario_file_is_refused_with_what_to_write() -> None:
+    for text in ("", "\n", "# nothing but a comment\n"):
+        with pytest.raises(scenario.ScenarioError, match="the scenario is empty"):
+            scenario.parse(text, "empty.yaml")
+    assert scenario.load(scenario.parse("devices: []", "none.yaml")).devices.count() == 0
+
+
+def test_schema_and_reference_problems_come_in_one_pass() -> None:
+    document = fleet_document(3)
+    document["partners"][0]["roles"] = ["postToken", "getEverything"]
+    document["devices"][0]["deviceType"] = "not a type"
+    document["devices"][2]["owner"] = "KR0000000000000"
+    with pytest.raises(scenario.ScenarioError) as refused:
+        scenario.load(document, "fleet.yaml")
+    problems = refused.value.problems
+    assert any(
+        p.startswith("fleet.yaml: $.partners[0].roles[1]: 'getEverything' is not one of")
+        for p in problems
+    ), problems
+    assert any(p.startswith("fleet.yaml: $.devices[0].deviceType:") for p in problems), problems
+    # Found although the schema refused an earlier entry, at the entry's own index.
+    assert "fleet.yaml: $.devices[2].owner: no user 'KR0000000000000' in $.users" in problems

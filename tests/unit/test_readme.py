@@ -1,35 +1,37 @@
-"""The README opens with the two set-up commands, and CI runs the second verbatim."""
+"""The README opens with the two set-up commands, CI runs the second verbatim, and the
+page stays a front door: short, with a contents table into docs/."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.doc_blocks import REPO, doc_block, page_blocks
 
-
-def readme_commands() -> list[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```bash\n(.+?)\n```", text, flags=re.S)
+README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_opens_with_serve_then_test() -> None:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    first_block = text.index("```bash")
-    assert text[:first_block].strip() == "# lgmock"
-    serve, test = readme_commands()[:2]
-    assert serve.endswith("lgmock serve")
+    # Only the title and the blocks' names (HTML comments, invisible) come first.
+    first, second = page_blocks("README.md")[:2]
+    assert (first.name, second.name) == ("setup-serve", "setup-test")
+    before = README[: README.index("```bash")]
+    assert re.sub(r"<!--.*?-->", "", before).strip() == "# lgmock"
+    serve = doc_block("README.md", "setup-serve").text.strip()
+    test = doc_block("README.md", "setup-test").text.strip()
+    assert serve.startswith("python3.11 -m venv .venv") and serve.endswith("lgmock serve")
     assert test.endswith("pytest")
 
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert readme_commands()[1] in ci
+    assert doc_block("README.md", "setup-test").text.strip() in ci
 
 
-def test_readme_names_every_documented_code() -> None:
-    from mockserver.errors import BC_CODES, THINQ_CODES
-
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    missing = [c for c in [*BC_CODES, *THINQ_CODES] if f"{c}" not in text]
-    assert missing == []
+def test_readme_fits_and_points_into_docs() -> None:
+    assert len(README.splitlines()) <= 300
+    linked = set(re.findall(r"\]\((docs/[\w.-]+\.md)\)", README))
+    for page in ("configuration", "control-api", "errors", "reproducing", "dr"):
+        assert f"docs/{page}.md" in linked
+        assert (REPO / "docs" / f"{page}.md").exists(), page
+    for page in ("contract-kit", "architecture", "scale", "durability", "dashboard"):
+        assert f"docs/{page}.md" in linked  # written by the engineers of those parts
