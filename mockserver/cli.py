@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from mockserver.backends.sandbox import Sandbox
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every `lgmock` command and option (tests check the docs' commands against it)."""
     parser = argparse.ArgumentParser(
         prog="lgmock", description="A local, stateful sandbox of LG's partner cloud APIs."
     )
@@ -34,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--state-file",
         type=Path,
-        help="restore the whole state from FILE if it exists; write it there on exit "
-        "(SIGTERM, SIGINT) and every few seconds",
+        help="keep the state in the SQLite database FILE: restored at start if it exists, "
+        "every acknowledged change committed before its response (docs/durability.md)",
     )
     serve.add_argument(
         "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     generate.set_defaults(run=_scenario_generate)
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["scenario"] and len(argv) > 1 and argv[1] not in ("check", "generate"):
         if not argv[1].startswith("-"):
@@ -130,9 +136,13 @@ def _serve(args: argparse.Namespace) -> int:
     port = listening.getsockname()[1]  # --port 0 picks a free one
     path = args.scenario or paths.default_scenario()
     try:
-        if args.state_file and args.state_file.exists():
-            runtime = Runtime.from_state_file(args.state_file, journal_cap=args.journal_cap)
-            print(f"lgmock: state restored from {args.state_file}", flush=True)
+        if args.state_file:
+            restoring = args.state_file.exists()
+            runtime = Runtime.with_state_file(
+                args.state_file, path, seed=args.seed, journal_cap=args.journal_cap
+            )
+            if restoring:
+                print(f"lgmock: state restored from {args.state_file}", flush=True)
         else:
             runtime = Runtime.from_file(path, seed=args.seed, journal_cap=args.journal_cap)
     except scenario.ScenarioError as exc:
@@ -146,7 +156,6 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    runtime.state_file = args.state_file
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     config = uvicorn.Config(

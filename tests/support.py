@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,6 +33,9 @@ KR_AC = "373ddcaeef12fcf760555414ccf3b595ccf9d9de097ffa01b7f57153efd2f66c"
 US_WASHER = "e8de8c2887b09c93e5ba89b8c3d4bd0dcd4f5477430be66e543e40321ded4c32"
 
 
+_server_numbers = itertools.count(1)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -57,26 +62,33 @@ class RunningServer:
 
 
 def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer:
-    port = free_port()
-    log_path = tmp_dir / f"lgmock-{port}.log"
+    """A real `lgmock serve` on a port it picks itself (``--port 0``), read back from its
+    banner: no window in which another test's server could take a port chosen here."""
+    log_path = tmp_dir / f"lgmock-{next(_server_numbers)}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
-        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", "0", *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_dir,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + wait
+    base_url = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"lgmock exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
-                return RunningServer(base_url, process, log_path)
-        except httpx.HTTPError:
-            pass
+        if base_url is None:
+            banner = re.search(
+                r"Business Connect\s+(http://127\.0\.0\.1:\d+)/bc/v1", log_path.read_text()
+            )
+            base_url = banner.group(1) if banner else None
+        if base_url is not None:
+            try:
+                if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
+                    return RunningServer(base_url, process, log_path)
+            except httpx.HTTPError:
+                pass
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"lgmock did not answer within {wait}s:\n{log_path.read_text()}")

@@ -1,4 +1,7 @@
-"""Every shell block shown in README.md and docs/*.md is run (or checked) by a test.
+"""Every command shown in README.md and docs/*.md is exercised by a test.
+
+Shell blocks are run (or checked) by a named test; inline `lgmock ...` commands in the
+prose must be command lines `lgmock`'s own parser accepts.
 
 The convention is in tests/doc_blocks.py and docs/README.md: a named block
 (``<!-- doc-block: NAME -->`` above the fence) and a test that calls
@@ -7,11 +10,15 @@ The convention is in tests/doc_blocks.py and docs/README.md: a named block
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import shlex
 from collections import Counter
 from pathlib import Path
 
-from tests.doc_blocks import REPO, doc_block, shell_blocks
+from mockserver.cli import build_parser
+from tests.doc_blocks import REPO, doc_block, doc_pages, shell_blocks
 
 # A use is the call itself, with both names as literals, so the check can read it.
 USE = re.compile(r"""\b(?:run_)?doc_block\(\s*["']([^"']+)["']\s*,\s*["']([^"']+)["']""")
@@ -67,3 +74,59 @@ def test_the_check_sees_blocks_and_uses() -> None:
     # Guards the check itself: a parser that found nothing would pass everything above.
     assert any(block.page == "README.md" for block in shell_blocks())
     assert ("README.md", "setup-serve") in uses()
+
+
+# ------------------------------------------------------------------ inline `lgmock ...`
+
+# Placeholders the pages write for numbers (argparse checks their type).
+NUMBER_PLACEHOLDERS = {"N": "1", "P": "1"}
+
+
+def inline_lgmock_commands() -> list[tuple[str, str]]:
+    """(page, command) for every inline code span that is an `lgmock` command line.
+
+    Fenced blocks are left out (they are run, above); a span may wrap across lines, as
+    Markdown allows."""
+    found = []
+    for path in doc_pages():
+        page = path.relative_to(REPO).as_posix()
+        prose = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+        for span in re.findall(r"(?<!`)`([^`]+)`(?!`)", prose):
+            command = " ".join(span.split())
+            if command.startswith("lgmock "):
+                found.append((page, command))
+    return found
+
+
+def parse_error(command: str) -> str | None:
+    """What `lgmock`'s own parser says about a command line; None when it accepts it, or
+    when it only misses required options (the page names a command, not a whole call)."""
+    argv = [NUMBER_PLACEHOLDERS.get(word, word) for word in shlex.split(command)[1:]]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        message = errors.getvalue().strip().splitlines()[-1] if errors.getvalue() else ""
+        if exit_.code == 0 or "the following arguments are required" in message:
+            return None
+        return message or f"exit {exit_.code}"
+    return None
+
+
+def test_every_inline_lgmock_command_is_one_lgmock_accepts() -> None:
+    commands = inline_lgmock_commands()
+    assert len(commands) > 10  # the check sees the pages' commands at all
+    refused = [
+        f"{page}: `{command}`: {error}"
+        for page, command in commands
+        if (error := parse_error(command)) is not None
+    ]
+    assert refused == [], "\n".join(refused)
+
+
+def test_the_inline_check_refuses_what_lgmock_refuses() -> None:
+    assert parse_error("lgmock clock advance 90m") is None
+    assert parse_error("lgmock fault add --operation getDevices --error 4304") is None
+    assert "invalid choice" in (parse_error("lgmock clock rewind") or "")
+    assert "unrecognized arguments" in (parse_error("lgmock fault add --colour red") or "")
