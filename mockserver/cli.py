@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--state-file",
         type=Path,
-        help="restore the whole state from FILE if it exists; write it there on exit "
-        "(SIGTERM, SIGINT) and every few seconds",
+        help="keep the state in the SQLite database FILE: restored at start if it exists, "
+        "every acknowledged change committed before its response (docs/durability.md)",
     )
     serve.add_argument(
         "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
@@ -155,9 +155,13 @@ def _serve(args: argparse.Namespace) -> int:
     port = listening.getsockname()[1]  # --port 0 picks a free one
     path = args.scenario or paths.default_scenario()
     try:
-        if args.state_file and args.state_file.exists():
-            runtime = Runtime.from_state_file(args.state_file, journal_cap=args.journal_cap)
-            print(f"lgmock: state restored from {args.state_file}", flush=True)
+        if args.state_file:
+            restoring = args.state_file.exists()
+            runtime = Runtime.with_state_file(
+                args.state_file, path, seed=args.seed, journal_cap=args.journal_cap
+            )
+            if restoring:
+                print(f"lgmock: state restored from {args.state_file}", flush=True)
         else:
             runtime = Runtime.from_file(path, seed=args.seed, journal_cap=args.journal_cap)
     except scenario.ScenarioError as exc:
@@ -171,7 +175,6 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    runtime.state_file = args.state_file
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     config = uvicorn.Config(
