@@ -77,7 +77,8 @@ class Gateway:
                 elif operation is None:  # Swagger UI, or connexion's 404 / 405
                     await self.app(scope, receive, send)
                 else:
-                    await self.pipeline.serve(self.pipeline.find(operation), record, body, send)
+                    bound = self.pipeline.find(operation)
+                    await self.pipeline.serve(bound, record, body, scope, receive, send)
 
             if record.api is Api.SANDBOX:
                 await serve(send)

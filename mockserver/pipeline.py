@@ -28,7 +28,8 @@ from connexion.resolver import Resolver
 from connexion.spec import Specification
 from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import split_content_type
-from starlette.types import Send
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from mockserver import json_codec, operations, specs
 from mockserver.answers import JSON, send_answer, send_error
@@ -80,7 +81,13 @@ class Pipeline:
         return self._bound[(operation.method, operation.template)]
 
     async def serve(
-        self, bound: BoundOperation, record: RequestRecord, body: bytes, send: Send
+        self,
+        bound: BoundOperation,
+        record: RequestRecord,
+        body: bytes,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Check the request, call the handler, send its answer (or the refusal)."""
         try:
@@ -94,7 +101,10 @@ class Pipeline:
             bug = ApiError(Err.INTERNAL, f"lgmock bug: {type(exc).__name__}: {exc}")
             await send_error(send, record.api, bug)
             return
-        await _send_reply(send, reply)
+        if isinstance(reply, Response):  # a stream (GET /_sandbox/state): it sends itself
+            await reply(scope, receive, send)
+        else:
+            await _send_reply(send, reply)
 
 
 def _bind(
