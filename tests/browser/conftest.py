@@ -6,6 +6,7 @@ by path. Where that browser (or Playwright) is missing the tests skip, saying so
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,10 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 
 def chromium_path() -> Path | None:
+    """LGMOCK_CHROMIUM when set (another distribution's browser), else Debian's."""
+    chosen = os.environ.get("LGMOCK_CHROMIUM")
+    if chosen:
+        return Path(chosen) if Path(chosen).exists() else None
     if CHROMIUM.exists():
         return CHROMIUM
     found = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,7 +33,12 @@ def chromium_path() -> Path | None:
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
-        pytest.skip("no chromium at /usr/bin/chromium: `apt-get install -y chromium` to run")
+        where = os.environ.get("LGMOCK_CHROMIUM") or str(CHROMIUM)
+        reason = f"no chromium at {where}: `apt-get install -y chromium` to run these"
+        # CI installs chromium and says so: there a missing browser is a failure, not a skip.
+        if os.environ.get("LGMOCK_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
     )

@@ -253,6 +253,8 @@ def test_fault_rule_added_in_the_ui_fails_the_next_matching_request(
     page.goto("/_dashboard/faults")
     page.select_option("select[name=operationId]", "getStatusOfDevice")
     page.select_option("select[name=effect]", "error")
+    # Only Business Connect's codes are offered for a Business Connect operation.
+    assert page.evaluate("document.querySelector('optgroup[label=thinq]').hidden") is True
     page.select_option("select[name=error]", "4304")
     page.fill("input[name=count]", "1")
     page.get_by_role("button", name="Add rule").click()

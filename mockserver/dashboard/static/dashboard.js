@@ -249,6 +249,16 @@ function tidyFaultForm() {
   form.querySelectorAll("label[data-effect]").forEach((label) => {
     label.hidden = label.dataset.effect !== effect.value;
   });
+  // Only the codes of the chosen operation's API (a code of the other API is refused).
+  const chosen = form.elements.operationId.selectedOptions[0];
+  const api = chosen ? chosen.dataset.api : undefined;
+  const codes = form.elements.error;
+  [...codes.querySelectorAll("optgroup")].forEach((group) => {
+    group.hidden = api !== undefined && group.label !== api;
+  });
+  if (codes.selectedOptions[0] && codes.selectedOptions[0].parentElement.hidden) {
+    codes.value = [...codes.options].find((option) => !option.parentElement.hidden).value;
+  }
 }
 
 document.addEventListener("change", (event) => {
