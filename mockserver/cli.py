@@ -66,10 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     receiver.set_defaults(run=_receiver)
 
-    from contract_tests import cli as contract_cli
     from mockserver import control_cli
 
-    contract_cli.register(commands)
+    _register_plugins(commands)
     control_cli.register(commands)
 
     scenarios = commands.add_parser(
@@ -111,6 +110,26 @@ def main(argv: list[str] | None = None) -> int:
             argv.insert(1, "check")  # `lgmock scenario FILE`, as before `generate` came
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
+
+
+# Command groups other packages add to `lgmock` (the contract kit's `contract`): each
+# entry point names a function that adds its subcommands, so the server never imports them.
+COMMANDS_GROUP = "lgmock.commands"
+
+
+def _register_plugins(commands: argparse._SubParsersAction) -> None:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=COMMANDS_GROUP)
+    if not found:
+        # An install made before the group existed (reinstall to refresh its metadata):
+        # the kit ships in this same distribution, so its declared entry is still right.
+        from contract_tests.cli import register
+
+        register(commands)
+        return
+    for entry in sorted(found, key=lambda e: e.name):
+        entry.load()(commands)
 
 
 def _serve(args: argparse.Namespace) -> int:
