@@ -540,11 +540,18 @@ def probes(
     return out
 
 
-def run_lgmock(generator: Any, args: Any, work: Path, started: list[Managed]) -> dict[str, Any]:
+def run_lgmock(
+    generator: Any,
+    args: Any,
+    work: Path,
+    started: list[Managed],
+    extra: tuple[str, ...] = (),
+    name: str = "lgmock",
+) -> dict[str, Any]:
     port = free_port()
     server = Managed(
-        "lgmock",
-        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        name,
+        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         work / "lgmock.log",
         cwd=work,
     )
@@ -579,7 +586,7 @@ def run_lgmock(generator: Any, args: Any, work: Path, started: list[Managed]) ->
         Load("GET status", "GET", f"{base}/devices/{OFFICE_AC}", device_headers(token)),
         control_load(base, token, control, alternate),
     ]
-    results = [measure(generator, server, "lgmock", load, args) for load in loads]
+    results = [measure(generator, server, name, load, args) for load in loads]
     status = check(
         httpx.get(f"{base}/devices/{OFFICE_AC}", headers=device_headers(token), timeout=10),
         "status after the run",
@@ -965,6 +972,27 @@ def ratios(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def state_file_cost(results: list[Result]) -> str:
+    """What --state-file adds to each call, from the two lgmock rows of this run."""
+    plain = {r.operation: r for r in results if r.server == "lgmock"}
+    rows = [
+        "| operation | --state-file req/s vs without | added ms per call (1/req/s) "
+        "| added p50 ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        base = plain.get(r.operation)
+        if r.server != "lgmock --state-file" or not base or not r.rps or not base.rps:
+            continue
+        added = 1000 / r.rps - 1000 / base.rps
+        rows.append(
+            f"| {r.operation} | {fmt(100 * (r.rps / base.rps - 1), 1)}% "
+            f"| {fmt(added, 3)} ({fmt(100 * added / (1000 / base.rps), 1)}%) "
+            f"| {fmt(r.p50_ms - base.p50_ms, 3)} |"
+        )
+    return "\n".join(rows)
+
+
 def probe_table(found: list[Probe]) -> str:
     rows = ["| server | request | HTTP status | X-Response-Code |", "| --- | --- | ---: | --- |"]
     rows += [f"| {p.server} | {p.what} | {p.status} | {p.code or '-'} |" for p in found]
@@ -1029,6 +1057,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--py-spy", help="py-spy binary (default: PATH or /tmp/pyprof/bin/py-spy)")
     parser.add_argument("--keep-profile", help="copy py-spy's collapsed stacks into this directory")
+    parser.add_argument(
+        "--state-file",
+        action="store_true",
+        help="also measure `lgmock serve --state-file` (SQLite, a commit before every "
+        "answer that changed something) beside plain lgmock, with its cost per call",
+    )
     parser.add_argument("--json", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     args.prism_levels = [x.strip() for x in args.prism_levels.split(",") if x.strip()] or ["info"]
@@ -1064,6 +1098,16 @@ def main(argv: list[str] | None = None) -> int:
     begun = time.monotonic()
     try:
         ours = run_lgmock(generator, args, work, started)
+        if args.state_file:
+            durable = run_lgmock(
+                generator,
+                args,
+                work,
+                started,
+                ("--state-file", str(work / "state.db")),
+                "lgmock --state-file",
+            )
+            ours["results"] += durable["results"]
         theirs = None
         if not args.skip_prism:
             theirs = run_prism(
@@ -1095,6 +1139,8 @@ def main(argv: list[str] | None = None) -> int:
     out += ["", table(results), ""]
     if theirs:
         out += [ratios(results), ""]
+    if args.state_file:
+        out += [state_file_cost(results), ""]
     out += ["What each server answers to single probes:", "", probe_table(found), ""]
     out += [
         "CPU columns are cores busy during the measured seconds (/proc): the server's "

@@ -117,11 +117,17 @@ class DeliveryEngine:
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
+        # For the state file: what changed since it last asked (take_unsaved).
+        self._new: dict[str, Delivery] = {}
+        self._progressed: dict[str, Delivery] = {}
+        self._forgotten: list[str] = []
+        self._cleared = False
         # Who hears each change of a delivery (queued, attempted, given up, sent
         # again): an open dashboard. Empty unless someone watches.
         self.listeners: list[Callable[[Delivery], None]] = []
 
     def _changed(self, delivery: Delivery) -> None:
+        self._progressed[delivery.id] = delivery
         if self.listeners:
             for listener in self.listeners:
                 listener(delivery)
@@ -200,11 +206,15 @@ class DeliveryEngine:
 
     def _remember(self, delivery: Delivery) -> None:
         self.journal[delivery.id] = delivery
+        self._new[delivery.id] = delivery
         while len(self.journal) > self.settings.journal_cap:
             oldest_id, oldest = next(iter(self.journal.items()))
             if oldest.status == PENDING:
                 break  # never forget what is still owed
             del self.journal[oldest_id]
+            if self._new.pop(oldest_id, None) is None:
+                self._forgotten.append(oldest_id)
+            self._progressed.pop(oldest_id, None)
         self._changed(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
@@ -321,8 +331,11 @@ class DeliveryEngine:
             return False
         return True
 
-    def restore(self, items: list[dict[str, Any]]) -> None:
-        """Take back a saved journal (state file); what was pending is sent on ``resume``."""
+    def restore(self, items: list[dict[str, Any]], *, saved: bool = True) -> None:
+        """Take back a saved journal (state file); what was pending is sent on ``resume``.
+
+        ``saved``: the items are in the state file already (False for a migrated file).
+        """
         self.journal.clear()
         for item in items:
             delivery = Delivery(
@@ -341,6 +354,8 @@ class DeliveryEngine:
                 fault=item.get("fault"),
             )
             self.journal[delivery.id] = delivery
+            if not saved:
+                self._new[delivery.id] = delivery
         numbers = [int(i.split("-")[-1]) for i in self.journal if i.split("-")[-1].isdigit()]
         self._ids = itertools.count(max(numbers, default=0) + 1)
 
@@ -356,8 +371,22 @@ class DeliveryEngine:
         """Forget the journal and drop what is queued (a sandbox reset)."""
         self.journal.clear()
         self._lanes.clear()
+        self._new.clear()
+        self._progressed.clear()
+        self._forgotten.clear()
+        self._cleared = True
         if self._idle is not None:
             self._idle.set()
+
+    def take_unsaved(self) -> tuple[bool, list[Delivery], list[Delivery], list[str]]:
+        """(cleared, new deliveries, ones whose status or attempts changed, ids forgotten)
+        since the last call: what the state file writes next."""
+        cleared, self._cleared = self._cleared, False
+        new, self._new = self._new, {}
+        progressed = [d for key, d in self._progressed.items() if key not in new]
+        self._progressed = {}
+        forgotten, self._forgotten = self._forgotten, []
+        return cleared, list(new.values()), progressed, forgotten
 
     async def close(self) -> None:
         for worker in self._workers:

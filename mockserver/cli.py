@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--state-file",
         type=Path,
-        help="restore the whole state from FILE if it exists; write it there on exit "
-        "(SIGTERM, SIGINT) and every few seconds",
+        help="keep the state in the SQLite database FILE: restored at start if it exists, "
+        "every acknowledged change committed before its response (docs/durability.md)",
     )
     serve.add_argument(
         "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
@@ -66,10 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     receiver.set_defaults(run=_receiver)
 
-    from contract_tests import cli as contract_cli
     from mockserver import control_cli
 
-    contract_cli.register(commands)
+    _register_plugins(commands)
     control_cli.register(commands)
 
     scenarios = commands.add_parser(
@@ -113,6 +112,26 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.run(args) or 0)
 
 
+# Command groups other packages add to `lgmock` (the contract kit's `contract`): each
+# entry point names a function that adds its subcommands, so the server never imports them.
+COMMANDS_GROUP = "lgmock.commands"
+
+
+def _register_plugins(commands: argparse._SubParsersAction) -> None:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=COMMANDS_GROUP)
+    if not found:
+        # An install made before the group existed (reinstall to refresh its metadata):
+        # the kit ships in this same distribution, so its declared entry is still right.
+        from contract_tests.cli import register
+
+        register(commands)
+        return
+    for entry in sorted(found, key=lambda e: e.name):
+        entry.load()(commands)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -136,9 +155,13 @@ def _serve(args: argparse.Namespace) -> int:
     port = listening.getsockname()[1]  # --port 0 picks a free one
     path = args.scenario or paths.default_scenario()
     try:
-        if args.state_file and args.state_file.exists():
-            runtime = Runtime.from_state_file(args.state_file, journal_cap=args.journal_cap)
-            print(f"lgmock: state restored from {args.state_file}", flush=True)
+        if args.state_file:
+            restoring = args.state_file.exists()
+            runtime = Runtime.with_state_file(
+                args.state_file, path, seed=args.seed, journal_cap=args.journal_cap
+            )
+            if restoring:
+                print(f"lgmock: state restored from {args.state_file}", flush=True)
         else:
             runtime = Runtime.from_file(path, seed=args.seed, journal_cap=args.journal_cap)
     except scenario.ScenarioError as exc:
@@ -152,7 +175,6 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    runtime.state_file = args.state_file
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     config = uvicorn.Config(

@@ -21,7 +21,7 @@ from mockserver.call_journal import JournalTap
 from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
-from mockserver.lifespan import Ticker
+from mockserver.lifespan import Ticker, committing
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
 
@@ -58,6 +58,8 @@ class Gateway:
         token = request_context.begin(record)
         try:
             send = _tracking_headers(record, send)
+            if self.runtime.store is not None:
+                send = committing(self.runtime, record.api, send)
             body, refusal = await read_body(record.api, scope, receive)
             receive = replay(body, receive)
             if record.api is Api.SANDBOX:

@@ -44,6 +44,13 @@ class JournalEntry:
     fault: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        data = self.head()
+        data["request"]["body"] = _decode(self.request_body)
+        data["response"]["body"] = _decode(self.response_body)
+        return data
+
+    def head(self) -> dict[str, Any]:
+        """Everything but the bodies (a state file keeps those as raw bytes beside it)."""
         return {
             "id": self.id,
             "at": self.at,
@@ -55,18 +62,25 @@ class JournalEntry:
                 "path": self.path,
                 "query": self.query,
                 "headers": self.request_headers,
-                "body": _decode(self.request_body),
             },
             "response": {
                 "status": self.status,
                 "code": self.response_code,
                 "headers": self.response_headers,
-                "body": _decode(self.response_body),
             },
             "durationMs": round(self.duration_ms, 3),
             "violations": self.violations,
             "fault": self.fault,
         }
+
+    @classmethod
+    def from_row(
+        cls, head: dict[str, Any], request_body: bytes, response_body: bytes
+    ) -> JournalEntry:
+        entry = cls.from_dict(head)
+        entry.request_body = request_body
+        entry.response_body = response_body
+        return entry
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JournalEntry:
@@ -121,6 +135,11 @@ class Journal:
         self.cap = cap
         self.entries: deque[JournalEntry] = deque(maxlen=cap)
         self._ids = itertools.count(1)
+        # For the state file: entries added since it last took them, numbered in the
+        # order they were added (ids are given at a call's start, entries at its end).
+        self._added = 0
+        self._unsaved: deque[tuple[int, JournalEntry]] = deque(maxlen=cap)
+        self._cleared = False
         # Who hears each new entry (an open dashboard). Empty unless someone watches,
         # and then the hot path pays one truthiness test.
         self.listeners: list[Callable[[JournalEntry], None]] = []
@@ -130,12 +149,23 @@ class Journal:
 
     def add(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
+        self._added += 1
+        self._unsaved.append((self._added, entry))
         if self.listeners:
             for listener in self.listeners:
                 listener(entry)
 
     def clear(self) -> None:
         self.entries.clear()
+        self._unsaved.clear()
+        self._cleared = True
+
+    def take_unsaved(self) -> tuple[bool, list[tuple[int, JournalEntry]], int]:
+        """(cleared since last asked, entries added since, first position still kept)."""
+        cleared, self._cleared = self._cleared, False
+        unsaved = list(self._unsaved)
+        self._unsaved.clear()
+        return cleared, unsaved, self._added - self.cap + 1
 
     def find(
         self,
@@ -161,8 +191,18 @@ class Journal:
     def export(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self.entries]
 
-    def restore(self, entries: list[dict[str, Any]]) -> None:
+    def restore(self, entries: list[JournalEntry], *, last_position: int | None = None) -> None:
+        """Take back entries from a state file.
+
+        ``last_position``: the entries are stored already, the last one at that position;
+        without it they are all still to be saved (a migrated file).
+        """
         self.entries.clear()
-        for data in entries[-self.cap :]:
-            self.entries.append(JournalEntry.from_dict(data))
+        self.entries.extend(entries[-self.cap :])
         self._ids = itertools.count(max((e.id for e in self.entries), default=0) + 1)
+        self._unsaved.clear()
+        if last_position is not None:
+            self._added = last_position
+        else:
+            self._added = len(self.entries)
+            self._unsaved.extend(enumerate(self.entries, start=1))

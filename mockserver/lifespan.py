@@ -1,24 +1,27 @@
 """What runs beside the requests: the sandbox clock's ticker and the state file's saves.
 
 Time-driven behaviour (token expiry, DR windows, wash cycles) is kept current by a tick
-before every request and every TICK_SECONDS; the state file is written every
-SAVE_SECONDS and once more at shutdown (uvicorn's answer to SIGTERM and SIGINT).
+before every request and every TICK_SECONDS. With a state file, every response is
+preceded by a commit of what its request changed (``committing``), and every tick
+commits what changed without a request (deliveries, time-driven devices, the journal);
+the file is closed cleanly at shutdown (uvicorn's answer to SIGTERM and SIGINT).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import sqlite3
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockserver.answers import send_error
+from mockserver.errors import Api, ApiError, Err
 from mockserver.runtime import Runtime
 
 log = logging.getLogger("lgmock")
 
 TICK_SECONDS = 0.5
-SAVE_SECONDS = 5.0  # how often the state file is written while serving
 
 
 class Ticker:
@@ -35,17 +38,14 @@ class Ticker:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        self.runtime.save()
+        self.runtime.close_state_file()
 
     async def _tick_forever(self) -> None:
-        last_save = time.monotonic()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.runtime.tick()
-                if time.monotonic() - last_save >= SAVE_SECONDS:
-                    last_save = time.monotonic()
-                    self.runtime.save()
+                self.runtime.save()
             except Exception:  # a bug in one ticker must not stop time for the rest
                 log.exception("sandbox tick failed")
 
@@ -61,3 +61,30 @@ class Ticker:
             return message
 
         await app(scope, receive_and_act, send)
+
+
+def committing(runtime: Runtime, api: Api, send: Send) -> Send:
+    """``send``, committing the state file before the response starts.
+
+    A change is on disk before the client hears it was made. If the commit fails the
+    client gets a 500 instead of the app's answer, so nothing is acknowledged that a
+    crash would lose.
+    """
+    failed = False
+
+    async def send_committed(message: Message) -> None:
+        nonlocal failed
+        if failed:
+            return  # the app's own answer, replaced by the 500
+        if message["type"] == "http.response.start":
+            try:
+                runtime.commit()
+            except (sqlite3.Error, OSError) as exc:
+                log.error("state file commit failed: %s", exc, exc_info=exc)
+                failed = True
+                error = ApiError(Err.INTERNAL, f"the state file could not be written: {exc}")
+                await send_error(send, api, error)
+                return
+        await send(message)
+
+    return send_committed

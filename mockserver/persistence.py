@@ -1,61 +1,361 @@
-"""The state file: the whole sandbox on disk, so a restart loses nothing.
+"""The state file: an SQLite database holding what changed, so a crash loses nothing.
 
-It holds the scenario export (devices, accounts, subscriptions, DR entities, clock,
-fault rules), the request journal and the callback journal with what is still owed.
-It is written atomically (a temporary file in the same folder, then a rename) so a
-crash mid-write leaves the previous file whole; a file that cannot be read back is
-reported and never overwritten.
+What it keeps:
+
+- ``base``: the scenario last loaded (what a reset goes back to), written once per load;
+- ``devices`` and ``families``: what changed over it, one row per changed device and one
+  per changed entity family (partners, users, DR, ...), never a whole snapshot;
+- ``deliveries``: every callback delivery with its status and attempts, so what was
+  still owed at a crash is sent after the restart, its attempt count kept;
+- ``journal``: the request journal, trimmed to its cap.
+
+``StateStore.commit`` writes what changed since it last ran in one transaction. The
+gateway calls it before a response starts, so a change acknowledged with a 2xx is on
+disk before the client hears of it; the ticker calls it twice a second for what changes
+without a request (deliveries, time-driven devices, the journal). WAL mode with
+``synchronous=NORMAL``: a committed transaction survives the process being killed
+(SIGKILL, OOM, a container stopped); only a power cut can lose the last ones.
+
+A database that cannot be used (not SQLite, corrupt, another program's, a newer
+version) is refused with a message and left as it was. A JSON state file of lgmock's
+first format is migrated: read, checked, written into a new database at the same path,
+the JSON kept beside it as ``FILE.v1.json``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mockserver import scenario
-from mockserver.errors import iso_timestamp
+from mockserver import json_codec, scenario
 
 FORMAT = "lgmock-state"
-VERSION = 1
+VERSION = 2
+LEGACY_VERSION = 1  # the JSON file: one whole snapshot, written every 5 s
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE base (id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL,
+                   document TEXT NOT NULL);
+CREATE TABLE families (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE devices (device_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
+CREATE TABLE deliveries (id TEXT PRIMARY KEY, message TEXT NOT NULL, status TEXT NOT NULL,
+                         attempts TEXT NOT NULL);
+CREATE TABLE journal (position INTEGER PRIMARY KEY, head TEXT NOT NULL,
+                      request_body BLOB, response_body BLOB);
+"""
+TABLES = {"meta", "base", "families", "devices", "deliveries", "journal"}
 
 
 class StateFileError(ValueError):
     """A state file that cannot be used; the message says what and where."""
 
 
-def snapshot(runtime: Any) -> dict[str, Any]:
-    sandbox = runtime.sandbox
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "savedAt": iso_timestamp(sandbox.clock.now()),
-        "scenario": scenario.export(sandbox),
-        "journal": runtime.journal.export(),
-        "callbacks": [d.to_dict() for d in runtime.deliveries.journal.values()],
-    }
+@dataclass
+class StoredState:
+    """What a state file holds, as read at start."""
+
+    base: dict[str, Any]
+    source: str
+    families: dict[str, Any] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # in write order
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[tuple[int, dict[str, Any], bytes, bytes]] = field(default_factory=list)
+    # Read from a format-1 JSON file: nothing of it is in a database yet.
+    legacy: bool = False
+    legacy_journal: list[dict[str, Any]] = field(default_factory=list)
+
+    def current(self) -> dict[str, Any]:
+        """The scenario document of the state at the last commit: base plus changes."""
+        document = {key: value for key, value in self.base.items() if key != "devices"}
+        document.update(self.families)
+        clock = dict(document.get("clock") or {})
+        wall = clock.pop("wallTime", None)
+        if wall is not None and not clock.get("frozen") and clock.get("now"):
+            # A running clock ran on while the server was down, as the wall clock did.
+            moment = datetime.fromisoformat(clock["now"]) + timedelta(seconds=time.time() - wall)
+            clock["now"] = moment.isoformat()
+        if clock:
+            document["clock"] = clock
+        devices = []
+        seen = set()
+        for item in self.base.get("devices") or []:
+            device_id = item["deviceId"]
+            devices.append(self.devices.get(device_id, item))
+            seen.add(device_id)
+        devices += [entry for key, entry in self.devices.items() if key not in seen]
+        document["devices"] = devices
+        return document
 
 
-def save(runtime: Any, path: Path) -> None:
-    data = json.dumps(snapshot(runtime), ensure_ascii=False).encode("utf-8")
-    folder = path.resolve().parent
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+@dataclass
+class Changes:
+    """One commit's worth of rows (the runtime gathers them, the store writes them)."""
+
+    base: tuple[str, dict[str, Any]] | None = None  # a new scenario: (source, document)
+    dropped: bool = False  # a reset or a load: the changes over the base are gone
+    families: dict[str, Any] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deliveries_cleared: bool = False
+    deliveries_new: list[tuple[str, str, str, str]] = field(default_factory=list)
+    deliveries_updated: list[tuple[str, str, str]] = field(default_factory=list)
+    deliveries_forgotten: list[str] = field(default_factory=list)
+    journal_cleared: bool = False
+    journal_new: list[tuple[int, str, bytes, bytes]] = field(default_factory=list)
+    journal_oldest: int | None = None  # rows before this position fell off the cap
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.base
+            or self.dropped
+            or self.families
+            or self.devices
+            or self.deliveries_cleared
+            or self.deliveries_new
+            or self.deliveries_updated
+            or self.deliveries_forgotten
+            or self.journal_cleared
+            or self.journal_new
+        )
+
+
+class StateStore:
+    """An open state database. One per server; used from the event loop only."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def create(cls, path: Path, source: str, document: dict[str, Any]) -> StateStore:
+        """A new state database at ``path`` for a scenario, in one transaction."""
+        path.resolve().parent.mkdir(parents=True, exist_ok=True)
+        connection = _connect(path)
+        connection.executescript(SCHEMA)
+        store = cls(path, connection)
+        with connection:
+            connection.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("format", FORMAT), ("version", str(VERSION))],
+            )
+            store._write(Changes(base=(source, document)))
+        return store
+
+    @classmethod
+    def attach(cls, path: Path, stored: StoredState) -> StateStore:
+        """Open the file ``read`` accepted, for writing; a format-1 file is migrated now.
+
+        Called only once the state it holds has loaded, so a file refused for its content
+        is never touched.
+        """
+        if not stored.legacy:
+            return cls(path, _connect(path))
+        # Built beside the JSON file first: it stays in place until the database holding
+        # its content is complete, and is kept as FILE.v1.json.
+        fresh = path.with_name(f".{path.name}.migrating")
+        fresh.unlink(missing_ok=True)
+        cls.create(fresh, stored.source, stored.base).close()
+        path.with_name(path.name + ".v1.json").write_bytes(path.read_bytes())
+        fresh.replace(path)
+        return cls(path, _connect(path))
+
+    def close(self) -> None:
+        # The last connection to close folds the write-ahead log into the file.
+        self._db.close()
+
+    # ------------------------------------------------------------------ writing
+    def write(self, changes: Changes) -> None:
+        """Everything in ``changes``, in one transaction."""
+        if changes:
+            with self._db:
+                self._write(changes)
+
+    def _write(self, changes: Changes) -> None:
+        db = self._db
+        if changes.base is not None:
+            source, document = changes.base
+            db.execute(
+                "INSERT OR REPLACE INTO base (id, source, document) VALUES (1, ?, ?)",
+                (source, _dumps(document)),
+            )
+        if changes.dropped:
+            db.execute("DELETE FROM families")
+            db.execute("DELETE FROM devices")
+        if changes.families:
+            db.executemany(
+                "INSERT INTO families (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [(name, _dumps(value)) for name, value in changes.families.items()],
+            )
+        if changes.devices:
+            # An upsert keeps a row's place: added devices come back in their order.
+            db.executemany(
+                "INSERT INTO devices (device_id, entry) VALUES (?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry",
+                [(key, _dumps(entry)) for key, entry in changes.devices.items()],
+            )
+        if changes.deliveries_cleared:
+            db.execute("DELETE FROM deliveries")
+        if changes.deliveries_new:
+            db.executemany(
+                "INSERT INTO deliveries (id, message, status, attempts) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+                " attempts = excluded.attempts",
+                changes.deliveries_new,
+            )
+        if changes.deliveries_updated:
+            db.executemany(
+                "UPDATE deliveries SET status = ?, attempts = ? WHERE id = ?",
+                changes.deliveries_updated,
+            )
+        if changes.deliveries_forgotten:
+            db.executemany(
+                "DELETE FROM deliveries WHERE id = ?",
+                [(key,) for key in changes.deliveries_forgotten],
+            )
+        if changes.journal_cleared:
+            db.execute("DELETE FROM journal")
+        if changes.journal_new:
+            db.executemany(
+                "INSERT OR REPLACE INTO journal (position, head, request_body,"
+                " response_body) VALUES (?, ?, ?, ?)",
+                changes.journal_new,
+            )
+        if changes.journal_oldest is not None:
+            db.execute("DELETE FROM journal WHERE position < ?", (changes.journal_oldest,))
+
+
+def read(path: Path) -> StoredState:
+    """What the state file at ``path`` holds; StateFileError if it cannot be used.
+
+    Nothing is written: an SQLite file is read through a read-only connection, so a
+    refused file is left exactly as it was.
+    """
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with path.open("rb") as stream:
+            magic = stream.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StateFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    if magic != SQLITE_MAGIC:
+        data = read_legacy(path)
+        return StoredState(
+            base=data["scenario"],
+            source=f"{path} (migrated from format {LEGACY_VERSION})",
+            deliveries=data["callbacks"],
+            legacy=True,
+            legacy_journal=data["journal"],
+        )
+    try:
+        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            _check(path, reader)
+            return _read(reader)
+        finally:
+            reader.close()
+    except StateFileError:
         raise
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):
+            raise StateFileError(
+                f"{path}: in use by another process (another lgmock serve?): {exc}"
+            ) from exc
+        raise StateFileError(f"{path}: not a usable state database: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StateFileError(f"{path}: not a usable state database: {exc}") from exc
+    except (ValueError, TypeError) as exc:  # rows that are not what this lgmock wrote
+        raise StateFileError(f"{path}: unreadable rows: {exc}") from exc
 
 
-def read(path: Path) -> dict[str, Any]:
-    """The file's content, checked; StateFileError when it cannot be used."""
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (``with db``), never implicit.
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # One server per state file: the lock is taken at the first write and held until
+    # the file is closed, so a second `lgmock serve` on the same file is refused; it
+    # also spares every commit the shared-memory locking (about half its time).
+    connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.isolation_level = "DEFERRED"
+    return connection
+
+
+def _check(path: Path, db: sqlite3.Connection) -> None:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
+        raise StateFileError(f"{path}: an SQLite database, but not an lgmock state file")
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != FORMAT:
+        raise StateFileError(f"{path}: not an lgmock state file (no format: {FORMAT})")
+    if meta.get("version") != str(VERSION):
+        raise StateFileError(
+            f"{path}: state file version {meta.get('version')!r}, this lgmock reads {VERSION}"
+        )
+    missing = TABLES - tables
+    if missing:
+        raise StateFileError(f"{path}: state file lacks tables {sorted(missing)}")
+    problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+    if problems != ["ok"]:
+        raise StateFileError(f"{path}: the database is corrupt: {'; '.join(problems[:5])}")
+
+
+def _read(db: sqlite3.Connection) -> StoredState:
+    source, document = db.execute("SELECT source, document FROM base WHERE id = 1").fetchone()
+    stored = StoredState(base=json_codec.loads(document), source=source)
+    stored.families = {
+        name: json_codec.loads(value)
+        for name, value in db.execute("SELECT name, value FROM families")
+    }
+    stored.devices = {
+        key: json_codec.loads(entry)
+        for key, entry in db.execute("SELECT device_id, entry FROM devices ORDER BY rowid")
+    }
+    for message, status, attempts in db.execute(
+        "SELECT message, status, attempts FROM deliveries ORDER BY rowid"
+    ):
+        stored.deliveries.append(
+            {**json_codec.loads(message), "status": status, "attempts": json_codec.loads(attempts)}
+        )
+    stored.journal = [
+        (position, json_codec.loads(head), request or b"", response or b"")
+        for position, head, request, response in db.execute(
+            "SELECT position, head, request_body, response_body FROM journal ORDER BY position"
+        )
+    ]
+    return stored
+
+
+def _dumps(value: Any) -> str:
+    # orjson: the commit before a control's answer is on the hot path (docs/durability.md).
+    return json_codec.dumps(value).decode()
+
+
+def delivery_rows(items: Iterable[Any]) -> list[tuple[str, str, str, str]]:
+    """Rows for new deliveries (``Delivery`` objects): the message once, then its progress."""
+    rows = []
+    for delivery in items:
+        data = delivery.to_dict()
+        status, attempts = data.pop("status"), data.pop("attempts")
+        rows.append((delivery.id, _dumps(data), status, _dumps(attempts)))
+    return rows
+
+
+def delivery_progress(items: Iterable[Any]) -> list[tuple[str, str, str]]:
+    return [(d.status, _dumps([a.to_dict() for a in d.attempts]), d.id) for d in items]
+
+
+# ---------------------------------------------------------------------- format 1 (JSON)
+
+
+def read_legacy(path: Path) -> dict[str, Any]:
+    """A JSON state file of format 1, checked; StateFileError when it cannot be used."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -64,11 +364,63 @@ def read(path: Path) -> dict[str, Any]:
         raise StateFileError(f"{path}: not a valid state file (corrupt JSON: {exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise StateFileError(f"{path}: not an lgmock state file (no format: {FORMAT})")
-    if data.get("version") != VERSION:
+    if data.get("version") != LEGACY_VERSION:
         raise StateFileError(
-            f"{path}: state file version {data.get('version')!r}, this lgmock reads {VERSION}"
+            f"{path}: state file version {data.get('version')!r}, this lgmock reads "
+            f"{VERSION} (and migrates {LEGACY_VERSION})"
         )
     for key, kind in (("scenario", dict), ("journal", list), ("callbacks", list)):
         if not isinstance(data.get(key), kind):
             raise StateFileError(f"{path}: {key} is missing or not a {kind.__name__}")
     return data
+
+
+# ---------------------------------------------------------------------- what to write
+
+
+def gather(runtime: Any, *, journal: bool) -> Changes:
+    """What changed in ``runtime`` since the last call, as rows: cheap when nothing did.
+
+    The sandbox says which devices and entity families changed (its copy-on-write
+    change log), the delivery engine and the journal what they added; only those are
+    exported. ``journal``: include the request journal (the ticker's commits; a
+    request's own commit leaves it for the next tick).
+    """
+    changes = Changes()
+    sandbox = runtime.sandbox
+    base = runtime.take_unsaved_base()
+    if base is not None:
+        changes.base = base
+        changes.dropped = True
+    elif runtime.take_dropped():
+        changes.dropped = True
+    taken = sandbox.take_changes()
+    families = set(taken.families)
+    if changes.dropped:
+        # What building the sandbox made that its scenario does not say: the clock's
+        # instant (stored with the wall time, see current()) and the DR file secret.
+        families |= {"clock", "dr"}
+    if families:
+        changes.families = scenario.export_entities(sandbox, families)
+        if "clock" in changes.families:
+            changes.families["clock"] = {**changes.families["clock"], "wallTime": time.time()}
+    store = sandbox.devices
+    for device_id in taken.devices:
+        info = store.info(device_id)
+        if info is not None:
+            changes.devices[device_id] = scenario.export_device(info, store.status_of(device_id))
+    cleared, new, progressed, forgotten = runtime.deliveries.take_unsaved()
+    changes.deliveries_cleared = cleared
+    changes.deliveries_new = delivery_rows(new)
+    changes.deliveries_updated = delivery_progress(progressed)
+    changes.deliveries_forgotten = forgotten
+    if journal:
+        cleared, unsaved, first_kept = runtime.journal.take_unsaved()
+        changes.journal_cleared = cleared
+        changes.journal_new = [
+            (position, _dumps(entry.head()), entry.request_body, entry.response_body)
+            for position, entry in unsaved
+        ]
+        if unsaved and first_kept > 1:
+            changes.journal_oldest = first_kept
+    return changes

@@ -15,7 +15,7 @@ from typing import Any
 from mockserver import persistence, scenario, simulation
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
-from mockserver.journal import Journal
+from mockserver.journal import Journal, JournalEntry
 from mockserver.notifications import Notifier
 
 
@@ -40,10 +40,13 @@ class Runtime:
     def from_file(cls, path: Path, *, seed: int | None = None, **options: Any) -> Runtime:
         return cls(scenario.read_file(path), str(path), seed=seed, **options)
 
-    def _build(self, document: dict[str, Any], source: str) -> Sandbox:
+    def _effective(self, document: dict[str, Any]) -> dict[str, Any]:
         if self._seed_override is not None:
-            document = {**document, "seed": self._seed_override}
-        prepared, sandbox = scenario.prepare(document, source)
+            return {**document, "seed": self._seed_override}
+        return document
+
+    def _build(self, document: dict[str, Any], source: str) -> Sandbox:
+        prepared, sandbox = scenario.prepare(self._effective(document), source)
         self._attach(sandbox)
         self._prepared = prepared
         return sandbox
@@ -59,32 +62,96 @@ class Runtime:
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
 
-    state_file: Path | None = None
+    # ------------------------------------------------------------------ state file
+    # The open state file (--state-file), and what its next commit must say beyond the
+    # sandbox's own change log: a new base scenario, or the changes over it dropped.
+    store: persistence.StateStore | None = None
+    _unsaved_base: tuple[str, dict[str, Any]] | None = None
+    _dropped = False
+
+    @classmethod
+    def with_state_file(
+        cls,
+        state_file: Path,
+        scenario_file: Path,
+        *,
+        seed: int | None = None,
+        journal_cap: int | None = None,
+    ) -> Runtime:
+        """Restore from ``state_file`` if it exists, else start from the scenario and
+        create it; StateFileError (or ScenarioError) if that cannot be done."""
+        if state_file.exists():
+            return cls.from_state_file(state_file, journal_cap=journal_cap)
+        document = scenario.read_file(scenario_file)
+        runtime = cls(document, str(scenario_file), seed=seed, journal_cap=journal_cap)
+        runtime.store = persistence.StateStore.create(
+            state_file, str(scenario_file), runtime._effective(document)
+        )
+        runtime._dropped = True  # the first commit writes the clock beside the base
+        runtime.sandbox.take_changes()
+        return runtime
 
     @classmethod
     def from_state_file(cls, path: Path, *, journal_cap: int | None = None) -> Runtime:
-        """Restore everything a state file holds; StateFileError if it cannot be used."""
-        data = persistence.read(path)
+        """Restore everything a state file holds; StateFileError if it cannot be used.
+
+        The base scenario is what a reset goes back to; the current state is the base
+        with the stored changes over it.
+        """
+        stored = persistence.read(path)
         try:
-            runtime = cls(data["scenario"], f"{path} (scenario)", journal_cap=journal_cap)
+            runtime = cls(stored.base, stored.source, journal_cap=journal_cap)
+            if stored.families or stored.devices:
+                runtime._restore_current(stored.current(), stored.source)
         except scenario.ScenarioError as exc:
             raise persistence.StateFileError(
                 f"{path}: incompatible with this lgmock:\n{exc}"
             ) from exc
         try:
-            runtime.journal.restore(data["journal"])
-            runtime.deliveries.restore(data["callbacks"])
+            entries = [JournalEntry.from_row(*row[1:]) for row in stored.journal]
+            entries += [JournalEntry.from_dict(item) for item in stored.legacy_journal]
+            last = None if stored.legacy else (stored.journal[-1][0] if stored.journal else 0)
+            runtime.journal.restore(entries, last_position=last)
+            runtime.deliveries.restore(stored.deliveries, saved=not stored.legacy)
         except (KeyError, TypeError, ValueError) as exc:
             raise persistence.StateFileError(f"{path}: journal entries unreadable: {exc}") from exc
+        runtime.sandbox.take_changes()  # what was restored is stored already
+        runtime.store = persistence.StateStore.attach(path, stored)
+        runtime._dropped = stored.legacy
         return runtime
+
+    def _restore_current(self, document: dict[str, Any], source: str) -> None:
+        """Build the sandbox from ``document`` while a reset still goes back to the base."""
+        base = self._prepared
+        self.sandbox = self._build(document, source)
+        self._prepared = base
+
+    def take_unsaved_base(self) -> tuple[str, dict[str, Any]] | None:
+        base, self._unsaved_base = self._unsaved_base, None
+        return base
+
+    def take_dropped(self) -> bool:
+        dropped, self._dropped = self._dropped, False
+        return dropped
+
+    def commit(self, *, journal: bool = False) -> None:
+        """Write what changed to the state file (called before each response starts)."""
+        if self.store is not None:
+            self.store.write(persistence.gather(self, journal=journal))
+
+    def save(self) -> None:
+        """Commit everything, the request journal included (ticker and shutdown)."""
+        self.commit(journal=True)
+
+    def close_state_file(self) -> None:
+        if self.store is not None:
+            self.save()
+            self.store.close()
+            self.store = None
 
     def started(self) -> None:
         """The server's loop is running: send what a restored journal still owes."""
         self.deliveries.resume()
-
-    def save(self) -> None:
-        if self.state_file is not None:
-            persistence.save(self, self.state_file)
 
     def tick(self) -> None:
         self.sandbox.tick()
@@ -97,6 +164,9 @@ class Runtime:
     def load(self, document: dict[str, Any], source: str) -> Sandbox:
         """Replace the state with a scenario; on any problem the old state stays."""
         self.sandbox = self._build(document, source)
+        if self.store is not None:
+            self._unsaved_base = (source, self._effective(document))
+            self.sandbox.take_changes()  # the base holds what loading it did
         return self.sandbox
 
     def reset(self) -> Sandbox:
@@ -108,6 +178,9 @@ class Runtime:
         sandbox = self._prepared.build()
         self._attach(sandbox)
         self.sandbox = sandbox
+        if self.store is not None:
+            self._dropped = True
+            sandbox.take_changes()
         return sandbox
 
     @property

@@ -1,23 +1,36 @@
-"""--state-file: a sandbox killed with SIGTERM comes back with the same state."""
+"""--state-file: a sandbox stopped or killed comes back with everything it acknowledged.
+
+Real processes throughout: ``lgmock serve`` is stopped with SIGTERM or killed with
+SIGKILL right after its answers, restarted on the same SQLite file, and asked again.
+"""
 
 from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from contract_tests.receiver import CallbackReceiver
+from tests.api.test_thinq_async import call_async
 from tests.support import (
+    KR_AC,
+    KR_FRIDGE,
     KR_TOKEN,
+    KR_USER,
     OFFICE_AC,
+    RunningServer,
     bc_headers,
     free_port,
     lgmock_command,
     start_server,
+    stop_server,
     user_headers,
 )
 
@@ -26,7 +39,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.slow
 def test_sigterm_then_restart_restores_everything(tmp_path: Path) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.db"
     server = start_server(tmp_path, "--state-file", str(state_file))
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
         http.post("/_sandbox/clock", json={"set": "2031-05-01T12:00:00+00:00", "freeze": True})
@@ -50,7 +63,7 @@ def test_sigterm_then_restart_restores_everything(tmp_path: Path) -> None:
     server.process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal: exit by SIGTERM is normal.
     assert server.process.wait(timeout=15) in (0, -signal.SIGTERM)
-    assert json.loads(state_file.read_text())["format"] == "lgmock-state"
+    assert state_file.read_bytes().startswith(b"SQLite format 3\x00")
 
     again = start_server(tmp_path, "--state-file", str(state_file))
     try:
@@ -73,22 +86,6 @@ def test_sigterm_then_restart_restores_everything(tmp_path: Path) -> None:
     finally:
         again.process.send_signal(signal.SIGINT)
         assert again.process.wait(timeout=15) in (0, 1, -signal.SIGINT)
-
-
-@pytest.mark.slow
-def test_state_is_written_periodically(tmp_path: Path) -> None:
-    state_file = tmp_path / "state.json"
-    server = start_server(tmp_path, "--state-file", str(state_file))
-    try:
-        httpx.post(f"{server.base_url}/_sandbox/clock", json={"advance": 60})
-        deadline = time.monotonic() + 15
-        while not state_file.exists():
-            assert time.monotonic() < deadline, "no state file written while serving"
-            time.sleep(0.2)
-    finally:
-        server.process.kill()
-        server.process.wait()
-    assert json.loads(state_file.read_text())["scenario"]["devices"]
 
 
 @pytest.mark.parametrize(
@@ -118,3 +115,191 @@ def test_unusable_state_file_stops_the_start_and_is_kept(
     assert result.returncode == 2
     assert reason in result.stderr and str(state_file) in result.stderr
     assert state_file.read_text() == content
+
+
+def sqlite_file(path: Path, version: str) -> None:
+    """A state database written by an lgmock whose format version is ``version``."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.executemany(
+        "INSERT INTO meta VALUES (?, ?)", [("format", "lgmock-state"), ("version", version)]
+    )
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: sqlite_file(p, "3"), "version '3', this lgmock reads 2"),
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16), "not a usable"),
+    ],
+)
+def test_unusable_state_database_stops_the_start_and_is_kept(
+    tmp_path: Path, make: Callable[[Path], None], reason: str
+) -> None:
+    state_file = tmp_path / "state.db"
+    make(state_file)
+    before = state_file.read_bytes()
+    result = subprocess.run(
+        [*lgmock_command(), "serve", "--port", str(free_port()), "--state-file", str(state_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert reason in result.stderr and str(state_file) in result.stderr
+    assert state_file.read_bytes() == before
+
+
+def kill9_and_restart(server: RunningServer, tmp_path: Path, state_file: Path) -> RunningServer:
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=15)
+    return start_server(tmp_path, "--state-file", str(state_file))
+
+
+def target_temperature(http: httpx.Client, headers: dict[str, str], device_id: str) -> int:
+    answer = http.get(f"/bc/v1/devices/{device_id}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["response"]["temperature"]["targetTemperature"]
+
+
+@pytest.mark.slow
+def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.db"
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            headers = bc_headers(http)
+            before = target_temperature(http, headers, OFFICE_AC)
+            target = 19 if before != 19 else 20
+            # A device change through the control API, a Business Connect control, and
+            # changes of entity families (clock, fault rules, a partner, a subscription).
+            state = http.patch(
+                f"/_sandbox/devices/{KR_AC}/state",
+                json={"temperature": {"currentTemperature": 27}},
+            )
+            assert state.status_code == 200, state.text
+            power = {"operation": {"airConOperationMode": "POWER_ON"}}
+            assert http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, json=power)
+            control = {"temperature": {"targetTemperature": target}}
+            answer = http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, json=control)
+            assert answer.status_code == 200, answer.text
+            assert http.post(f"/bc/v1/push/{OFFICE_AC}", headers=headers).status_code == 200
+            rule = {"match": {"operationId": "getUserNumber"}, "effect": {"error": "5000"}}
+            assert http.post("/_sandbox/faults", json=rule).status_code == 201
+            moment = "2031-05-01T12:00:00+00:00"
+            http.post("/_sandbox/clock", json={"set": moment, "freeze": True})
+            update = {"callbackUrl": "http://127.0.0.1:1/moved"}
+            assert http.patch("/_sandbox/partners/acme-energy", json=update).status_code == 200
+            expected = http.get("/_sandbox/state").json()
+        # SIGKILL at once: no shutdown, no periodic write in between.
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/_sandbox/state").json() == expected
+            headers = bc_headers(http)
+            assert target_temperature(http, headers, OFFICE_AC) == target
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.slow
+def test_reset_after_a_restart_goes_back_to_the_scenario(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.db"
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            scenario_state = http.get("/_sandbox/state").json()
+            http.patch(f"/_sandbox/devices/{KR_FRIDGE}", json={"online": False})
+            assert http.get("/_sandbox/state").json() != scenario_state
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            devices = {d["deviceId"]: d for d in http.get("/_sandbox/state").json()["devices"]}
+            assert devices[KR_FRIDGE]["online"] is False
+            assert http.post("/_sandbox/reset").status_code == 200
+            after = http.get("/_sandbox/state").json()
+            assert after["devices"] == scenario_state["devices"]
+        # The reset itself was committed: a second crash keeps the reset state.
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/_sandbox/state").json()["devices"] == scenario_state["devices"]
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.slow
+def test_kill9_with_pending_deliveries_delivers_them_after_restart(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.db"
+    down = CallbackReceiver()  # a reserved port nobody listens on yet
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            state = http.get("/_sandbox/state").json()
+            state["delivery"] = {
+                **state["delivery"],
+                "attempts": 50,
+                "backoffInitial": 0.05,
+                "backoffMax": 0.2,
+            }
+            for service in state["services"]:
+                service["callbackUrl"] = down.url
+            assert http.post("/_sandbox/scenario", json=state).status_code == 200
+            request_id = call_async(http, "POST", "profile-async")
+            devices = len([d for d in state["devices"] if d.get("owner") == KR_USER])
+            time.sleep(0.6)  # a few failed attempts each
+            pending = http.get("/_sandbox/callbacks", params={"requestId": request_id}).json()
+            assert pending["total"] == devices
+            tried = {d["id"]: len(d["attempts"]) for d in pending["items"]}
+            assert all(d["status"] == "pending" for d in pending["items"]) and min(tried.values())
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with down:
+            bodies = down.wait_for(devices, lambda b: b.get("requestId") == request_id, 20)
+        assert len({b["response"]["deviceId"] for b in bodies}) == devices
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            after = http.get("/_sandbox/callbacks", params={"requestId": request_id}).json()
+            assert {d["status"] for d in after["items"]} == {"delivered"}
+            # The attempts made before the crash are still counted (committed at most a
+            # tick before the kill), and the delivery went on from there.
+            for item in after["items"]:
+                assert len(item["attempts"]) >= 2
+                assert item["attempts"][-1]["outcome"] == "ok"
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.slow
+def test_a_json_state_file_of_format_1_is_migrated(tmp_path: Path) -> None:
+    # What the first lgmock wrote: the whole state as one JSON snapshot.
+    server = start_server(tmp_path)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            http.patch(f"/_sandbox/devices/{KR_FRIDGE}", json={"online": False})
+            bc_headers(http)  # one journaled call
+            state = http.get("/_sandbox/state").json()
+            journal = http.get("/_sandbox/journal").json()["items"]
+    finally:
+        stop_server(server)
+    legacy = {
+        "format": "lgmock-state",
+        "version": 1,
+        "savedAt": "2030-01-01T00:00:00",
+        "scenario": state,
+        "journal": list(reversed(journal)),
+        "callbacks": [],
+    }
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(legacy))
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            restored = http.get("/_sandbox/state").json()
+            assert restored["devices"] == state["devices"]
+            assert http.get("/_sandbox/journal").json()["items"] == journal
+        assert state_file.read_bytes().startswith(b"SQLite format 3\x00")
+        assert json.loads(state_file.with_name("state.json.v1.json").read_text()) == legacy
+        # And from now on it is a database like any other: it survives a SIGKILL.
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/_sandbox/state").json()["devices"] == state["devices"]
+    finally:
+        stop_server(server)

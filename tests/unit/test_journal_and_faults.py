@@ -43,9 +43,15 @@ def test_journal_round_trips_through_its_dict_form() -> None:
         journal, "2030-01-01T00:00:00", request_body=b'{"a": 1}', violations=[{"code": "4101"}]
     )
     again = Journal()
-    again.restore(journal.export())
+    again.restore([JournalEntry.from_dict(data) for data in journal.export()])
     assert again.export() == journal.export()
     assert again.next_id() == made.id + 1
+    # And through a state file's row form: the head as JSON, the bodies as raw bytes.
+    rows = [(e.head(), e.request_body, e.response_body) for e in journal.entries]
+    from_rows = Journal()
+    from_rows.restore([JournalEntry.from_row(*row) for row in rows], last_position=1)
+    assert from_rows.export() == journal.export()
+    assert from_rows.take_unsaved()[1] == []  # stored already: nothing to write again
 
 
 def test_rules_fire_by_match_count_and_probability() -> None:

@@ -1,0 +1,178 @@
+"""The SQLite state file on its own: rows in, rows out, refusals that touch nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mockserver.persistence import Changes, StateFileError, StateStore, StoredState, read
+
+BASE = {
+    "seed": 7,
+    "clock": {"now": "2031-01-01T00:00:00+00:00", "frozen": True},
+    "partners": [{"partnerId": "p"}],
+    "devices": [{"deviceId": "a", "alias": "A"}, {"deviceId": "b", "alias": "B"}],
+}
+
+
+def store_at(tmp_path: Path) -> tuple[Path, StateStore]:
+    path = tmp_path / "state.db"
+    return path, StateStore.create(path, "base.yaml", BASE)
+
+
+def reopen(path: Path, store: StateStore) -> tuple[StoredState, StateStore]:
+    """Close (the server holds the file's lock while open), read, open again."""
+    store.close()
+    stored = read(path)
+    return stored, StateStore.attach(path, stored)
+
+
+def test_a_file_in_use_by_a_server_is_refused(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(devices={"a": {"deviceId": "a"}}))
+    with pytest.raises(StateFileError, match="in use by another process"):
+        read(path)
+    store.close()
+    assert read(path).devices == {"a": {"deviceId": "a"}}
+
+
+def test_changes_over_the_base_come_back_as_the_current_document(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(
+        Changes(
+            families={"partners": [{"partnerId": "p", "callbackUrl": "http://x"}]},
+            devices={"b": {"deviceId": "b", "alias": "B2"}, "c": {"deviceId": "c"}},
+        )
+    )
+    store.write(Changes(devices={"a": {"deviceId": "a", "alias": "A2"}}))
+    store.close()
+    stored = read(path)
+    assert stored.base == BASE and stored.source == "base.yaml"
+    current = stored.current()
+    # Changed devices keep their place; an added one comes after the scenario's.
+    assert current["devices"] == [
+        {"deviceId": "a", "alias": "A2"},
+        {"deviceId": "b", "alias": "B2"},
+        {"deviceId": "c"},
+    ]
+    assert current["partners"] == [{"partnerId": "p", "callbackUrl": "http://x"}]
+    assert current["seed"] == 7
+
+
+def test_dropping_changes_and_a_new_base(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(devices={"a": {"deviceId": "a", "alias": "A2"}}))
+    store.write(Changes(dropped=True))
+    stored, store = reopen(path, store)
+    assert stored.current()["devices"] == BASE["devices"]
+    store.write(Changes(base=("other.yaml", {"seed": 1, "devices": []}), dropped=True))
+    stored, store = reopen(path, store)
+    store.close()
+    assert stored.source == "other.yaml" and stored.current() == {"seed": 1, "devices": []}
+
+
+def test_a_running_clock_runs_on_while_the_server_is_down(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    clock = {"now": "2031-01-01T00:00:00+00:00", "frozen": False, "wallTime": 1000.0}
+    store.write(Changes(families={"clock": clock}))
+    stored, store = reopen(path, store)
+    assert stored.current()["clock"]["now"] > "2031-01-01T00:00:01"
+    assert "wallTime" not in stored.current()["clock"]
+    store.write(Changes(families={"clock": {**clock, "frozen": True}}))
+    stored, store = reopen(path, store)
+    store.close()
+    assert stored.current()["clock"] == {"now": clock["now"], "frozen": True}
+
+
+def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    message = json.dumps({"id": "cb-1", "url": "http://r", "body": {"x": 1}})
+    store.write(Changes(deliveries_new=[("cb-1", message, "pending", "[]")]))
+    store.write(
+        Changes(
+            deliveries_updated=[("pending", '[{"outcome": "connect error"}]', "cb-1")],
+            journal_new=[(1, '{"id": 1}', b"\xff raw", b"{}"), (2, '{"id": 2}', b"", b"")],
+        )
+    )
+    stored, store = reopen(path, store)
+    assert stored.deliveries == [
+        {
+            "id": "cb-1",
+            "url": "http://r",
+            "body": {"x": 1},
+            "status": "pending",
+            "attempts": [{"outcome": "connect error"}],
+        }
+    ]
+    assert [row[:3] for row in stored.journal] == [(1, {"id": 1}, b"\xff raw"), (2, {"id": 2}, b"")]
+    store.write(Changes(journal_new=[(3, '{"id": 3}', b"", b"")], journal_oldest=3))
+    stored, store = reopen(path, store)
+    assert [row[0] for row in stored.journal] == [3]
+    store.write(Changes(deliveries_forgotten=["cb-1"]))
+    stored, store = reopen(path, store)
+    store.close()
+    assert stored.deliveries == []
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\x00garbage" * 100), "not a usable"),
+        (
+            lambda p: sqlite3.connect(p).execute("CREATE TABLE t (x)").connection.commit(),
+            "not an lgmock state file",
+        ),
+        (lambda p: p.write_text("{not json"), "corrupt JSON"),
+    ],
+)
+def test_unusable_files_are_refused_and_left_as_they_were(tmp_path, make, reason) -> None:
+    path = tmp_path / "state.db"
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(StateFileError, match=reason):
+        read(path)
+    assert path.read_bytes() == before
+
+
+def test_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    with store._db:
+        store._db.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
+    store.close()
+    before = path.read_bytes()
+    with pytest.raises(StateFileError, match="version '3', this lgmock reads 2"):
+        read(path)
+    assert path.read_bytes() == before
+
+
+def test_a_corrupt_page_is_found(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(
+        Changes(devices={f"d{n}": {"deviceId": f"d{n}", "pad": "x" * 500} for n in range(200)})
+    )
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = b"\xa5" * 4096  # one page of noise
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateFileError):
+        read(path)
+
+
+def test_a_format_1_json_file_is_read_for_migration(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    legacy = {
+        "format": "lgmock-state",
+        "version": 1,
+        "scenario": BASE,
+        "journal": [],
+        "callbacks": [],
+    }
+    path.write_text(json.dumps(legacy))
+    stored = read(path)
+    assert stored.legacy and stored.base == BASE
+    StateStore.attach(path, stored).close()
+    assert json.loads(path.with_name("state.json.v1.json").read_text()) == legacy
+    assert read(path).base == BASE and not read(path).legacy
