@@ -21,15 +21,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from mockserver.backends.thinq import PUSH_SUBSCRIBED_ALTERNATIVE, SEED_PUSH_TYPES
-from mockserver.errors import THINQ_CODES
-from mockserver.messages import REQUEST_ID_ALPHABET
-from mockserver.paths import profiles_dir
+from contract_tests import contracts
+from mockserver import spec_tables
 
-CALLBACK_PUSH_TYPES = (*SEED_PUSH_TYPES, PUSH_SUBSCRIBED_ALTERNATIVE)
-MESSAGE_PUSH_TYPES = ("DEVICE_STATUS", "DEVICE_PUSH")
-# Per-device refusals a callback may carry: every documented code but success's.
-FAILURE_CODES = tuple(code for code in THINQ_CODES if code != "0000")
+# Everything below is what the ThinQ spec declares, not what the sandbox sends.
+CALLBACK_PUSH_TYPES = contracts.push_types()
+MESSAGE_PUSH_TYPES = contracts.message_push_types()
+_THINQ = contracts.contract("thinq")
+# Per-device refusals a callback may carry: every documented error code, with the
+# HTTP status the spec documents it with and its title.
+FAILURE_CODES = tuple(sorted(_THINQ.error_codes))
+FAILURE_STATUS = {code: min(statuses) for code, statuses in _THINQ.code_statuses().items()}
+CODE_TITLES = spec_tables.code_titles(_THINQ.document)
 # Names the specs give a meaning (or a schema) to: never used for an "unknown" field.
 RESERVED = frozenset(
     {
@@ -71,7 +74,7 @@ PLAIN = Edges()
 def _fixture_profiles() -> tuple[tuple[str, dict[str, Any]], ...]:
     """(deviceType, profile) of every profile fixture the sandbox ships."""
     found = []
-    for path in sorted(profiles_dir().glob("*/*.json")):
+    for path in sorted((contracts.data_dir("fixtures") / "profiles").glob("*/*.json")):
         device_type = "DEVICE_" + path.parent.name.upper()
         found.append((device_type, json.loads(path.read_text(encoding="utf-8"))))
     return tuple(found)
@@ -95,7 +98,8 @@ def message_ids() -> st.SearchStrategy[str]:
 
 
 def request_ids() -> st.SearchStrategy[str]:
-    return st.text(alphabet=REQUEST_ID_ALPHABET, min_size=22, max_size=22)
+    # The spec gives requestId no format: the platform's ids look like message ids.
+    return message_ids()
 
 
 def device_ids() -> st.SearchStrategy[str]:
@@ -225,7 +229,7 @@ def thinq_callback(
         code_and_status = st.just(("0000", 200))
     else:
         code_and_status = st.sampled_from(FAILURE_CODES).map(
-            lambda code: (code, THINQ_CODES[code].status)
+            lambda code: (code, FAILURE_STATUS[code])
         )
         response = _device_part(push_type, edges)
     return st.builds(
@@ -253,7 +257,7 @@ def _callback_envelope(
     code, status = code_and_status
     response = dict(response)
     if code != "0000":
-        response["error"] = {"code": code, "message": f"{THINQ_CODES[code].title}: {message}"}
+        response["error"] = {"code": code, "message": f"{CODE_TITLES.get(code, code)}: {message}"}
     body = {
         "messageId": message_id,
         "requestId": request_id,

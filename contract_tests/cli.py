@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from contract_tests.credentials import ENVIRONMENT
@@ -20,68 +21,129 @@ def register(commands: argparse._SubParsersAction) -> None:
     _server_parser(kit)
     _callbacks_parser(kit)
     _report_parser(kit)
+    _mark_parser(kit)
 
 
 # ------------------------------------------------------------------------- report
 
 
-def _report_parser(kit: argparse._SubParsersAction) -> None:
-    report = kit.add_parser(
-        "report",
-        help="gate a client's CI on what it did against the sandbox (from the journal)",
-        description=(
-            "Per operation of both APIs: calls, spec violations in the client's requests "
-            "(with the offending field), documented error codes met, coverage. Exit 1 when "
-            "the client violated the contract or missed a threshold."
-        ),
-    )
-    report.add_argument(
+def _sandbox_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--url",
         default=os.environ.get("LGMOCK_SANDBOX_URL", "http://127.0.0.1:8080"),
         help="the sandbox the client ran against (env LGMOCK_SANDBOX_URL)",
     )
-    report.add_argument("--format", choices=["md", "json"], default="md")
-    report.add_argument("--output", type=Path, help="also write the report to FILE")
+
+
+def _mark_parser(kit: argparse._SubParsersAction) -> None:
+    mark = kit.add_parser(
+        "mark",
+        help="print a run marker: `lgmock contract report --since MARK` covers what follows",
+        description=(
+            "Prints the id of the sandbox journal's newest entry. Take it before a client "
+            "run; `lgmock contract report --since MARK` then reports on that run alone."
+        ),
+    )
+    _sandbox_url(mark)
+    mark.set_defaults(run=_run_mark)
+
+
+def _run_mark(args: argparse.Namespace) -> int:
+    import httpx
+
+    from contract_tests.client_report import JOURNAL, journal_mark
+
+    try:
+        _emit(str(journal_mark(args.url)))
+    except httpx.HTTPError as exc:
+        return _refuse(f"cannot read {args.url}{JOURNAL}: {exc}")
+    return 0
+
+
+def _report_parser(kit: argparse._SubParsersAction) -> None:
+    from contract_tests.client_report import FORMATS
+
+    report = kit.add_parser(
+        "report",
+        help="gate a client's CI on what it did against the sandbox (from the journal)",
+        description=(
+            "Per operation of both APIs, judged by the specs: called or not, documented "
+            "statuses and vendor codes met, spec violations in the client's requests (with "
+            "the offending field); totals as N of M and %%. Exit 1 when the client violated "
+            "the contract or missed a threshold. Requests sent by `lgmock contract server` "
+            "are left out; --since scopes the report to one client run."
+        ),
+    )
+    _sandbox_url(report)
+    report.add_argument(
+        "--since",
+        metavar="MARK",
+        help="only what came after MARK: the id `lgmock contract mark` printed before the "
+        "client ran, or an ISO-8601 time on the sandbox clock",
+    )
+    report.add_argument(
+        "--include-kit-traffic",
+        action="store_true",
+        help="count the requests of `lgmock contract server` runs too",
+    )
+    report.add_argument("--format", choices=FORMATS, default="md", help="what to print (md)")
+    report.add_argument("--output", type=Path, help="also write the printed report to FILE")
+    report.add_argument("--junit-xml", type=Path, metavar="FILE", help="write JUnit XML here")
+    report.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     report.add_argument(
         "--max-violations", type=int, default=0, help="violations tolerated (default 0)"
     )
-    report.add_argument(
-        "--min-operation-coverage",
-        type=float,
-        default=0.0,
-        help="percent of operations the client must call (default 0)",
-    )
-    report.add_argument(
-        "--min-code-coverage",
-        type=float,
-        default=0.0,
-        help="percent of documented error codes the client must meet (default 0)",
-    )
+    for name, what in (
+        ("operation", "operations the client must call"),
+        ("status", "documented (operation, HTTP status) pairs the client must meet"),
+        ("code", "documented (operation, vendor code) pairs the client must meet"),
+    ):
+        report.add_argument(
+            f"--min-{name}-coverage",
+            type=float,
+            default=0.0,
+            metavar="PERCENT",
+            help=f"percent of {what} (default 0)",
+        )
     report.set_defaults(run=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> int:
     import httpx
 
-    from contract_tests.client_report import Thresholds, build, fetch_journal, render
+    from contract_tests.client_report import (
+        JOURNAL,
+        Thresholds,
+        build,
+        fetch_journal,
+        parse_since,
+        render,
+    )
 
     thresholds = Thresholds(
         max_violations=args.max_violations,
         min_operation_coverage=args.min_operation_coverage,
+        min_status_coverage=args.min_status_coverage,
         min_code_coverage=args.min_code_coverage,
     )
+    since = parse_since(args.since)
+    if since is None:
+        scope = f"the whole journal of {args.url}"
+    elif isinstance(since, int):
+        scope = f"journal entries after #{since} ({args.url})"
+    else:
+        scope = f"journal entries since {since} on the sandbox clock ({args.url})"
     try:
-        report = build(fetch_journal(args.url))
+        entries = fetch_journal(args.url, since=since)
     except httpx.HTTPError as exc:
-        print(
-            f"lgmock contract report: cannot read {args.url}/_sandbox/journal: {exc}",
-            file=sys.stderr,
-        )
-        return 2
+        return _refuse(f"cannot read {args.url}{JOURNAL}: {exc}")
+    report = build(entries, scope=scope, include_kit=args.include_kit_traffic)
     text = render(report, thresholds, args.format)
-    print(text)
-    if args.output:
-        args.output.write_text(text, encoding="utf-8")
+    for path, fmt in ((args.output, args.format), (args.junit_xml, "junit"), (args.json, "json")):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(report, thresholds, fmt), encoding="utf-8")
+    _emit(text.rstrip("\n"))
     return 1 if report.failures(thresholds) else 0
 
 
@@ -304,7 +366,10 @@ def _run_callbacks(args: argparse.Namespace) -> int:
         headers=headers,
         shrink_time=args.shrink_time,
     )
-    print(f"lgmock contract callbacks: sending to {', '.join(targets.values())}", flush=True)
+    silent = _nothing_listens(targets.values())
+    if silent:
+        return _refuse(silent)
+    _emit(f"lgmock contract callbacks: sending to {', '.join(targets.values())}")
     return _finish(CallbackTester(options, progress=_progress).run(), args)
 
 
@@ -331,12 +396,47 @@ def _finish(report: object, args: argparse.Namespace) -> int:
 
     assert isinstance(report, Report)
     report.write(junit_xml=args.junit_xml, summary=args.summary)
-    print("\n" + report.markdown(), flush=True)
+    _emit("\n" + report.markdown())
     return 0 if report.ok else 1
 
 
 def _progress(line: str) -> None:
-    print(line, flush=True)
+    _emit(line)
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (`| head`) ends the output, not the run.
+
+    The run still finishes and its exit status still says whether it passed; what is
+    left to print goes nowhere instead of raising BrokenPipeError at every line.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _nothing_listens(urls: Iterable[str]) -> str:
+    """Why a run cannot start: no server accepts connections at a target URL."""
+    import socket
+    from urllib.parse import urlsplit
+
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return f"--target {url!r} is not an http(s) URL"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname, port), timeout=3):
+                pass
+        except OSError as exc:
+            return (
+                f"nothing listens at {url} ({exc.strerror or exc}): start the receiver "
+                "there first, or point --target at the one that is running"
+            )
+    return ""
 
 
 def _listed(text: str) -> tuple[str, ...]:
@@ -344,13 +444,20 @@ def _listed(text: str) -> tuple[str, ...]:
 
 
 def _missing(*modules: str) -> str:
-    """Why the kit cannot run here, if a package of lgmock's `test` extra is missing."""
+    """Why the kit cannot run here: a dependency of lgmock is missing from this environment.
+
+    They install with lgmock itself; one is missing only from an environment changed
+    since, so the hint names the packages, which works from a checkout and a wheel alike.
+    """
     import importlib.util
 
     absent = [name for name in modules if importlib.util.find_spec(name) is None]
     if not absent:
         return ""
-    return f"{', '.join(absent)} not installed: pip install 'lgmock[test]'"
+    return (
+        f"{', '.join(absent)} not installed (lgmock depends on them; this environment lost "
+        f"them): {sys.executable} -m pip install {' '.join(absent)}"
+    )
 
 
 def _refuse(message: str) -> int:

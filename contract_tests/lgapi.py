@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
+from contract_tests.contracts import api_root, new_message_id, user_agent
 from contract_tests.credentials import Credentials
-from mockserver.errors import new_message_id
 
 
 class KitError(Exception):
@@ -31,10 +31,9 @@ class LgApi:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        # Business Connect's spec names its server path /bc; ThinQ's paths start at /v2.
-        self.bc_url = (bc_url or f"{self.base_url}/bc").rstrip("/")
-        self.thinq_url = (thinq_url or self.base_url).rstrip("/")
-        self.client = httpx.Client(timeout=timeout)
+        self.bc_url = (bc_url or api_root(self.base_url, "bc")).rstrip("/")
+        self.thinq_url = (thinq_url or api_root(self.base_url, "thinq")).rstrip("/")
+        self.client = httpx.Client(timeout=timeout, headers={"User-Agent": user_agent()})
 
     def close(self) -> None:
         self.client.close()

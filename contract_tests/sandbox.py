@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from contract_tests.contracts import api_root, mount
 from contract_tests.credentials import Credentials
 from contract_tests.lgapi import KitError, LgApi
 from contract_tests.receiver import CallbackReceiver, _free_port, push_type
@@ -32,10 +33,10 @@ class SandboxError(KitError):
 class Sandbox:
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.control_url = f"{self.base_url}/_sandbox"
-        self.bc_url = f"{self.base_url}/bc/v1"
+        self.control_url = f"{self.base_url}{mount('sandbox').prefix}"
+        self.bc_url = f"{api_root(self.base_url, 'bc')}/v1"
         # ThinQ's asynchronous operations live at /v2/devices/...-async.
-        self.thinq_url = f"{self.base_url}/v2"
+        self.thinq_url = f"{self.base_url}{mount('thinq').prefix}"
         self._client = httpx.Client(base_url=self.control_url, timeout=timeout)
         self._api: LgApi | None = None
         self._state: dict[str, Any] | None = None
@@ -48,7 +49,8 @@ class Sandbox:
     def detect(cls, base_url: str, timeout: float = 3.0) -> Sandbox | None:
         """The sandbox at ``base_url``, or None when something else answers there."""
         try:
-            answer = httpx.get(f"{base_url.rstrip('/')}/_sandbox/health", timeout=timeout)
+            health = f"{base_url.rstrip('/')}{mount('sandbox').prefix}/health"
+            answer = httpx.get(health, timeout=timeout)
             if answer.status_code == 200 and answer.json().get("status") == "ok":
                 return cls(base_url)
         except (httpx.HTTPError, ValueError, AttributeError):

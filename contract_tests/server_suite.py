@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from contract_tests import conformance, domain_checks
+from contract_tests.contracts import user_agent
 from contract_tests.credentials import Credentials
 from contract_tests.lgapi import KitError, LgApi
 from contract_tests.receiver import CallbackReceiver
@@ -65,6 +66,13 @@ def run_server_suite(options: ServerSuiteOptions, progress: Progress = print) ->
             report.notes.append(
                 "The server is an lgmock sandbox"
                 + (": reset before and after the run." if options.reset else ".")
+            )
+            # The run's requests (many invalid on purpose) stay in the sandbox's journal.
+            report.notes.append(
+                "This run's requests are in the sandbox's journal, sent as User-Agent "
+                f"{user_agent()}: `lgmock contract report` leaves them out of a client's "
+                "report. To report on one client run, take `lgmock contract mark` before it "
+                "and pass `--since MARK`."
             )
             if options.reset:
                 sandbox.reset()

@@ -66,10 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     receiver.set_defaults(run=_receiver)
 
-    from contract_tests import cli as contract_cli
     from mockserver import control_cli
 
-    contract_cli.register(commands)
+    _register_plugins(commands)
     control_cli.register(commands)
 
     scenarios = commands.add_parser(
@@ -111,6 +110,26 @@ def main(argv: list[str] | None = None) -> int:
             argv.insert(1, "check")  # `lgmock scenario FILE`, as before `generate` came
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
+
+
+# Command groups other packages add to `lgmock` (the contract kit's `contract`): each
+# entry point names a function that adds its subcommands, so the server never imports them.
+COMMANDS_GROUP = "lgmock.commands"
+
+
+def _register_plugins(commands: argparse._SubParsersAction) -> None:
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=COMMANDS_GROUP)
+    if not found:
+        # An install made before the group existed (reinstall to refresh its metadata):
+        # the kit ships in this same distribution, so its declared entry is still right.
+        from contract_tests.cli import register
+
+        register(commands)
+        return
+    for entry in sorted(found, key=lambda e: e.name):
+        entry.load()(commands)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -158,8 +177,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
+    # uvicorn formats each access-log line before the logger drops it: off unless shown.
+    access_log = args.log_level.lower() in ("info", "debug", "trace")
     config = uvicorn.Config(
-        create_app(runtime), host=args.host, port=port, log_level=args.log_level
+        create_app(runtime),
+        host=args.host,
+        port=port,
+        log_level=args.log_level,
+        access_log=access_log,
     )
     uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from mockserver.spec_tables import code_rows, iter_operations
 from mockserver.specs import Document
-
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-CODE_LINE = re.compile(r"`(\d{4})`:\s*([^<\n]+)")
 
 
 @dataclass(frozen=True)
@@ -47,19 +44,12 @@ def validator_findings(document: Document) -> list[Finding]:
     return findings
 
 
-def _operations(document: Document) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in (document.get("paths") or {}).items():
-        for method in HTTP_METHODS:
-            if isinstance(item.get(method), dict):
-                yield path, method, item[method]
-
-
 def semantic_findings(document: Document) -> list[Finding]:
     findings: list[Finding] = []
     if not isinstance((document.get("info") or {}).get("version"), str):
         findings.append(Finding("info", "info/version", "is not a string (null)"))
     tables: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
-    for path, method, operation in _operations(document):
+    for path, method, operation in iter_operations(document):
         where = f"{method.upper()} {path}"
         if not operation.get("operationId"):
             findings.append(Finding("operationId", where, "has no operationId"))
@@ -84,8 +74,8 @@ def semantic_findings(document: Document) -> list[Finding]:
         for status, response in (operation.get("responses") or {}).items():
             if str(status)[0] in "45" and "content" not in response:
                 findings.append(Finding("error-body", f"{where} {status}", "no body schema"))
-            for code, title in CODE_LINE.findall(response.get("description") or ""):
-                tables[code][where] = title.strip()
+            for code, title in code_rows(response.get("description")).items():
+                tables[code][where] = title
         findings.extend(_example_findings(where, operation))
     findings.extend(_parameter_component_findings(document))
     for code, uses in sorted(tables.items()):

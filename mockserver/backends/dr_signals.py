@@ -9,6 +9,7 @@ accepts, is decided here, once, for every device type (spec-notes, "DR behaviour
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from mockserver.backends.dr_model import (
     Touched,
     ref_key,
 )
-from mockserver.profiles import AttributeRef, Span
+from mockserver.profiles import AttributeRef, DeviceProfile, Span
 from mockserver.profiles.layout import location_name
 from mockserver.profiles.values import is_number, same_value
 
@@ -223,14 +224,28 @@ def estimated_power_w(device: Device) -> int | None:
 
 
 def monitored_values(device: Device) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for ref in device.profile.attributes():
-        wanted = ref.name in MONITORED_NAMES or (
-            ref.resource.startswith(TWO_SET_PREFIX) and "TargetTemperature" in ref.name
+    return {key: read_ref(device, ref) for key, ref in _monitored(device.profile)}
+
+
+# Per profile (a fleet shares a few): the attributes a monitoring row reads, with keys.
+_MONITORED: weakref.WeakKeyDictionary[DeviceProfile, tuple[tuple[str, AttributeRef], ...]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _monitored(profile: DeviceProfile) -> tuple[tuple[str, AttributeRef], ...]:
+    known = _MONITORED.get(profile)
+    if known is None:
+        known = _MONITORED[profile] = tuple(
+            (key_of(ref), ref)
+            for ref in profile.attributes()
+            if ref.attribute.readable
+            and (
+                ref.name in MONITORED_NAMES
+                or (ref.resource.startswith(TWO_SET_PREFIX) and "TargetTemperature" in ref.name)
+            )
         )
-        if wanted and ref.attribute.readable:
-            values[key_of(ref)] = read_ref(device, ref)
-    return values
+    return known
 
 
 def sample(

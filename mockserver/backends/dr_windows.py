@@ -84,6 +84,10 @@ class EventWindows:
         # a DR call): a tick reconciles only then, or when a window opens or closes, so
         # a tick with nothing new costs what the events cost, not what their devices do.
         self._stale = True
+        # members() per event, valid until the next DR call (the only way targets, opts
+        # and enrolments change): one DR call asks for them several times.
+        self._generation = 0
+        self._members: dict[str, tuple[tuple[int, int], dict[str, Member]]] = {}
         devices.on_change(self.heard)
 
     def _now_ms(self) -> int:
@@ -113,6 +117,7 @@ class EventWindows:
         """After a DR change: apply what became due, and record what it did to devices."""
         self.changed()
         self._stale = True
+        self._generation += 1
         self.tick(self.clock.now())
         now_ms = self._now_ms()
         for event in self.events.values():
@@ -182,6 +187,16 @@ class EventWindows:
 
     def members(self, event: DrEvent) -> dict[str, Member]:
         """The devices ``event`` reaches, found from its targets (never the whole fleet)."""
+        # A device added since (POST /_sandbox/devices) may be a member too.
+        version = (self._generation, self.devices.count())
+        known = self._members.get(event.event_id)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = self._find_members(event)
+        self._members[event.event_id] = (version, found)
+        return found
+
+    def _find_members(self, event: DrEvent) -> dict[str, Member]:
         users = {u.user_no: u for u in self.users.values() if u.partner_id == event.partner_id}
         if not users or not event.targets:
             return {}

@@ -32,6 +32,7 @@ class DeviceProfile:
         self._layout = Layout(source, tuple(sections), wrapped)
         self.locations = self._layout.locations
         self._plan: statuses.StatusPlan | None = None  # made on first use
+        self._attributes: tuple[AttributeRef, ...] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "<inline>") -> DeviceProfile:
@@ -45,6 +46,12 @@ class DeviceProfile:
 
     def attributes(self) -> Iterator[AttributeRef]:
         """Every attribute (constants included), in profile order."""
+        if self._attributes is None:
+            # A profile never changes and is shared by a whole fleet: read it once.
+            self._attributes = tuple(self._read_attributes())
+        return iter(self._attributes)
+
+    def _read_attributes(self) -> Iterator[AttributeRef]:
         for section in self._layout.sections:
             for resource in section.resources.values():
                 for entry in resource.entries:

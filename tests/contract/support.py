@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -37,3 +37,13 @@ def serving(app: Any) -> Iterator[tuple[str, uvicorn.Server]]:
 def lgmock(*args: str) -> int:
     """Run an `lgmock` command in this process (its output goes to capsys)."""
     return main(list(args))
+
+
+async def read_body(receive: Callable) -> bytes:
+    """The whole request body an ASGI app receives, however many messages it comes in."""
+    raw = b""
+    while True:
+        message = await receive()
+        raw += message.get("body", b"")
+        if not message.get("more_body"):
+            return raw

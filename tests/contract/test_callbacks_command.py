@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from contract_tests.callback_tester import Deliveries, Kind, bc_kinds, thinq_kinds
 from contract_tests.receiver import CallbackReceiver, push_type
 from contract_tests.schemas import business_connect_problems, thinq_problems
-from tests.contract.support import lgmock, serving
+from tests.contract.support import lgmock, read_body, serving
+from tests.support import free_port
 
 # Hypothesis generates every kind of delivery for each receiver: the slow tier.
 pytestmark = pytest.mark.slow
@@ -26,12 +27,7 @@ def picky_receiver(refuse: Callable[[Any, bytes], int | None]) -> Callable[..., 
     """An ASGI receiver answering ``refuse(body, raw)`` (a status) or 200."""
 
     async def app(scope: dict, receive: Callable, send: Callable) -> None:
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         status = 200
         if scope["method"] == "POST":
             status = refuse(json.loads(raw), raw) or 200
@@ -125,3 +121,13 @@ def test_every_generated_delivery_is_valid_per_its_spec(api: str) -> None:
             assert kind.problems(payload) == [], (kind.name, payload)
 
     check()
+
+
+def test_a_target_where_nothing_listens_is_refused_before_sending(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/thinq"
+    assert lgmock("contract", "callbacks", "--target", url) == 2
+    err = capsys.readouterr().err
+    assert f"nothing listens at {url}" in err
+    assert "went down" not in err

@@ -18,6 +18,7 @@ import pytest
 from contract_tests.receiver import CallbackReceiver
 from mockserver import generator
 from mockserver.errors import new_message_id
+from tests.doc_blocks import run_doc_block
 from tests.support import RunningServer, lgmock_command, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -162,3 +163,8 @@ def test_generate_writes_the_same_file_for_the_same_seed(tmp_path: Path) -> None
         [*lgmock_command(), "scenario", "check", str(path)], capture_output=True, text=True
     )
     assert checked.returncode == 0 and "ok (50 devices)" in checked.stdout, checked.stderr
+
+
+def test_the_generate_block_of_the_scale_page(server: RunningServer) -> None:
+    run = run_doc_block("docs/scale.md", "generate-fleet", sandbox=server.base_url).check()
+    assert "fleet.yaml: ok (10000 devices)" in run.stdout

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from mockserver import speclint, specs
+from mockserver import spec_tables, speclint, specs
 from mockserver.backends.thinq import SEED_PUSH_TYPES
 from mockserver.paths import openapi_dir
 
@@ -40,7 +40,7 @@ def test_repaired_spec_leaves_no_semantic_finding() -> None:
 
 
 def test_every_operation_has_an_operation_id_after_repair() -> None:
-    ids = [op["operationId"] for _, _, op in speclint._operations(specs.repaired_spec())]
+    ids = [op["operationId"] for _, _, op in spec_tables.iter_operations(specs.repaired_spec())]
     assert len(ids) == 24 and len(set(ids)) == 24
 
 
@@ -51,7 +51,7 @@ def test_required_is_folded_into_components() -> None:
         assert parameters[name]["required"] is True
     for name in ("Authorization", "X-Country-Code"):
         assert not parameters[name].get("required")
-    for _, _, operation in speclint._operations(repaired):
+    for _, _, operation in spec_tables.iter_operations(repaired):
         for parameter in operation.get("parameters", []):
             if "$ref" in parameter:
                 assert set(parameter) == {"$ref"}
@@ -124,7 +124,7 @@ def test_build_writes_every_document(tmp_path: Path) -> None:
 def test_thinq_spec_validates_and_declares_every_operation_and_callback() -> None:
     document = specs.thinq_spec()
     assert list(OpenAPIV31SpecValidator(document).iter_errors()) == []
-    operations = {op["operationId"]: op for _, _, op in speclint._operations(document)}
+    operations = {op["operationId"]: op for _, _, op in spec_tables.iter_operations(document)}
     assert len(operations) == 7
     for operation in operations.values():
         assert operation.get("callbacks"), operation["operationId"]

@@ -1,0 +1,80 @@
+"""The kit judges by the specs: it imports nothing of the server but the spec loader.
+
+A kit that read the server's own catalogues would agree with any wrong constant in
+them. These tests read the kit's source (every import, wherever it sits) and the
+installed entry points, so a shortcut taken later fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import pytest
+
+import contract_tests
+from mockserver import cli
+
+KIT = Path(contract_tests.__file__).resolve().parent
+# What the kit may import from the server's package: the spec documents and their tables.
+ALLOWED = {"mockserver.specs", "mockserver.spec_tables"}
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in a file, `from mockserver import x` as mockserver.x."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_the_kit_imports_only_the_spec_loader_from_mockserver() -> None:
+    offending = []
+    for path in sorted(KIT.rglob("*.py")):
+        for line, module in imports_of(path):
+            if module == "mockserver" or not module.startswith("mockserver."):
+                continue
+            # `from mockserver.spec_tables import X` and `from mockserver import specs` pass.
+            if not any(module == ok or module.startswith(ok + ".") for ok in ALLOWED):
+                offending.append(f"{path.relative_to(KIT.parent)}:{line} imports {module}")
+    assert offending == []
+
+
+def test_the_check_sees_through_every_import_form(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from mockserver import errors\nimport mockserver.operations\n"
+        "def f():\n    from mockserver.backends.thinq import X\n",
+        encoding="utf-8",
+    )
+    modules = {module for _, module in imports_of(sample)}
+    assert {"mockserver.errors", "mockserver.operations", "mockserver.backends.thinq"} <= modules
+
+
+def test_the_contract_commands_come_from_an_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """mockserver.cli adds whatever the `lgmock.commands` entry points register."""
+    from importlib import metadata
+
+    declared = metadata.entry_points(group=cli.COMMANDS_GROUP)
+    assert [e.value for e in declared if e.name == "contract"] == ["contract_tests.cli:register"]
+
+    added = []
+
+    class Fake:
+        name = "fake"
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return lambda commands: added.append(commands.add_parser("fake"))
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [Fake()])
+    parser = argparse.ArgumentParser()
+    cli._register_plugins(parser.add_subparsers())
+    assert len(added) == 1
+    assert parser.parse_args(["fake"]) is not None
