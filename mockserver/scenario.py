@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 import yaml
 from jsonschema import Draft202012Validator
 
@@ -405,6 +406,11 @@ def _record(
     override = item.get("status")
     if override:
         status = initial_status(profile, seed, device_id)
+    if override and _same_json(override, status):
+        # The generated status itself (an exported state of an untouched device): kept
+        # as "generated", so a reloaded export costs what the scenario did.
+        status = None
+    elif override:
         try:
             for change in override if isinstance(override, list) else [override]:
                 status, _ = profile.apply_device_change(status, change)
@@ -432,6 +438,14 @@ def _record(
         parent_id=get("parentId"),
         home_id=get("homeId"),
     )
+
+
+def _same_json(one: Any, other: Any) -> bool:
+    """Equal as JSON text (so 1 and True, or 1 and 1.0, differ)."""
+    try:
+        return orjson.dumps(one) == orjson.dumps(other)
+    except TypeError:
+        return False
 
 
 def _build_device(
@@ -620,10 +634,21 @@ def _devices(sandbox: Sandbox, all_statuses: bool) -> Iterator[dict[str, Any]]:
         info = store.info(device_id)
         if info is None:
             continue
-        if all_statuses or not store.has_generated_status(device_id):
+        if all_statuses:
             yield export_device(info, store.status_of(device_id))
-        else:
+        elif store.has_generated_status(device_id) or _back_to_generated(store, device_id):
             yield export_device(info, None)
+        else:
+            yield export_device(info, store.status_of(device_id))
+
+
+def _back_to_generated(store: Any, device_id: str) -> bool:
+    """A changed device whose status is the generated one again (only ``online`` moved)."""
+    record = store.fleet.records.get(device_id)
+    if record is None or record.status is not None:
+        return False
+    generated = initial_status(record.profile, store.fleet.seed, device_id)
+    return _same_json(store.status_of(device_id), generated)
 
 
 def export_stream(sandbox: Sandbox, *, all_statuses: bool = True) -> Iterator[bytes]:

@@ -138,6 +138,11 @@ def run_doc_block(
     script = _with_ports(block.text, {DEFAULT_SANDBOX_PORT: sandbox_port})
     if receiver_port is not None:
         script = _with_ports(script, {DEFAULT_RECEIVER_PORT: receiver_port})
+    elif _with_ports(script, {DEFAULT_RECEIVER_PORT: 0}) != script:
+        # A fixed port in a parallel run is a collision waiting to happen.
+        raise AssertionError(
+            f"{block.where()} ({name}) uses port {DEFAULT_RECEIVER_PORT}: pass receiver_port="
+        )
     bindir = Path(sys.executable).parent
     script = script.replace(".venv/bin/", f"{bindir}/")
     with tempfile.TemporaryDirectory(prefix="doc-block-") as scratch:

@@ -57,7 +57,7 @@ def build(runtime: Runtime) -> Starlette:
             chosen=chosen,
             partners=sorted(sandbox.accounts.partners),
             users=sorted(sandbox.accounts.users),
-            types=sorted({d.device_type for d in sandbox.devices.devices.values()}),
+            types=sorted({d.device_type for d in sandbox.devices.infos()}),
         )
 
     async def device_rows(request: Request) -> Response:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from mockserver import operations, scenario
-from mockserver.backends.devices import Device
+from mockserver.backends.devices import Device, DeviceInfo
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import Delivery, DeliveryEngine
 from mockserver.errors import CATALOGUES, Api
@@ -53,7 +53,7 @@ class DeviceFilter:
     type: str = ""
     text: str = ""
 
-    def accepts(self, device: Device) -> bool:
+    def accepts(self, device: DeviceInfo) -> bool:
         if self.partner and self.partner not in device.registered_to:
             return False
         if self.user and device.owner != self.user:
@@ -88,7 +88,9 @@ class Page:
 
 
 def device_page(sandbox: Sandbox, chosen: DeviceFilter, number: int) -> Page:
-    devices: Iterable[Device] = sandbox.devices.devices.values()
+    # Records for untouched devices (a fleet's filter builds no status); full devices
+    # for the rows shown only (docs/scale.md).
+    devices: Iterable[DeviceInfo] = sandbox.devices.infos()
     if chosen != DeviceFilter():
         devices = [d for d in devices if chosen.accepts(d)]
         total = len(devices)
@@ -97,7 +99,8 @@ def device_page(sandbox: Sandbox, chosen: DeviceFilter, number: int) -> Page:
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(max(number, 1), pages)
     start = (number - 1) * PAGE_SIZE
-    rows = [device_row(d) for d in itertools.islice(devices, start, start + PAGE_SIZE)]
+    shown = itertools.islice(devices, start, start + PAGE_SIZE)
+    rows = [device_row(sandbox.devices.get(d.device_id)) for d in shown]
     return Page(rows, total, number, PAGE_SIZE)
 
 

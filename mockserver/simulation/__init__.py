@@ -48,8 +48,15 @@ class Simulator:
         # Above zero while the simulator applies its own change: the store tells every
         # listener, this one included, and a change of ours must not be taken for QA's.
         self._applying = 0
-        for device_id in self._devices.fleet.with_status:
-            self._adopt(device_id, self._last)
+        fleet = self._devices.fleet
+        for device_id in fleet.with_status:
+            # Read from the record: an exported state gives every device a status, and
+            # only those in motion need to become full devices now.
+            record = fleet.records[device_id]
+            if self.cycles.would_run(record, record.status) or self.climate.would_drift(
+                record, record.status
+            ):
+                self._adopt(device_id, self._last)
         self._adopt_new(self._last)
 
     def tick(self, now: datetime) -> None:

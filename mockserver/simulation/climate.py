@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mockserver.backends.devices import Device, DeviceChange
+from mockserver.backends.devices import Device, DeviceChange, DeviceInfo
 from mockserver.profiles import DeviceProfile, Span
 from mockserver.simulation.sections import readable, value_of
 
@@ -85,22 +85,33 @@ class Climate:
         # must not look at each of them every time.
         self._next_due: datetime | None = None
 
+    def _of_profile(self, device: DeviceInfo) -> Thermostat | None:
+        known = self._by_profile.get(id(device.profile))
+        if known is None:
+            known = self._by_profile[id(device.profile)] = (
+                device.profile,
+                thermostat_of(device, ""),  # type: ignore[arg-type]
+            )
+        return known[1]
+
     def thermostat(self, device: Device) -> Thermostat | None:
         found = self._thermostats.get(device.device_id)
         if found is None:
-            known = self._by_profile.get(id(device.profile))
-            if known is None:
-                known = self._by_profile[id(device.profile)] = (
-                    device.profile,
-                    thermostat_of(device, ""),
-                )
-            if known[1] is None:
+            template = self._of_profile(device)
+            if template is None:
                 return None
             found = self._thermostats[device.device_id] = replace(
-                known[1], device_id=device.device_id
+                template, device_id=device.device_id
             )
             self._devices[device.device_id] = device
         return found
+
+    def would_drift(self, device: DeviceInfo, status: Any) -> bool:
+        """Whether a device with ``status`` drifts (read from its record, nothing kept)."""
+        template = self._of_profile(device)
+        if template is None or device.profile.is_power_off(status):
+            return False
+        return template.steps_to(value_of(status, CURRENT), value_of(status, TARGET)) != 0
 
     def adopt(self, device: Device, now: datetime) -> None:
         thermostat = self.thermostat(device)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from mockserver.backends.devices import Device, DeviceChange, DeviceStore
+from mockserver.backends.devices import Device, DeviceChange, DeviceInfo, DeviceStore
 from mockserver.profiles import DeviceProfile, Span
 from mockserver.simulation.sections import (
     bodies,
@@ -234,6 +234,14 @@ class Cycles:
             found = tuple(replace(a, device_id=device.device_id) for a in known[1])
             self._appliances[device.device_id] = found
         return found
+
+    def would_run(self, device: DeviceInfo, status: Any) -> bool:
+        """Whether ``status`` shows a cycle under way or paused (nothing kept)."""
+        for appliance in self.appliances(device):  # type: ignore[arg-type]
+            state = value_of(body_at(status, appliance.location), RUN_STATE)
+            if state in IN_CYCLE or state == PAUSE:
+                return True
+        return False
 
     def adopt(self, device: Device, now: datetime) -> None:
         """Know ``device``; resume a cycle its status says is under way."""

@@ -80,6 +80,7 @@ def test_a_flaky_operation(http: httpx.Client, server: RunningServer) -> None:
     assert http.get("/_sandbox/faults").json()["items"] == []
 
 
+@pytest.mark.slow  # fourteen `lgmock` processes, one after another
 def test_control_commands(http: httpx.Client, server: RunningServer) -> None:
     run = run_doc_block("docs/control-api.md", "control-commands", sandbox=server.base_url)
     out = run.check().stdout
