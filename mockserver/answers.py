@@ -11,12 +11,11 @@ JSON = "application/json"
 
 
 def start_message(
-    status: int, length: int, content_type: str, headers: dict[str, str] | None = None
+    status: int, length: int, content_type: str | None, headers: dict[str, str] | None = None
 ) -> Message:
-    raw = [
-        (b"content-type", content_type.encode("latin-1")),
-        (b"content-length", str(length).encode("latin-1")),
-    ]
+    raw = [(b"content-length", str(length).encode("latin-1"))]
+    if content_type:
+        raw.append((b"content-type", content_type.encode("latin-1")))
     for name, value in (headers or {}).items():
         raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     return {"type": "http.response.start", "status": status, "headers": raw}
@@ -26,7 +25,7 @@ async def send_answer(
     send: Send,
     status: int,
     body: bytes,
-    content_type: str = JSON,
+    content_type: str | None = JSON,
     headers: dict[str, str] | None = None,
 ) -> None:
     await send(start_message(status, len(body), content_type, headers))

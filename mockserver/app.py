@@ -1,9 +1,9 @@
 """Builds the one ASGI app that serves every API of the sandbox.
 
-connexion routes and validates each spec (Business Connect at /bc, the control API at
-/_sandbox); an outer ASGI layer gives every call its request id and sandbox, and the
-error handlers below turn every refusal, connexion's own included, into the envelope
-of the API that was called.
+The gateway (outermost) opens each call's record and hands every request that matches
+an operation of ``specs.MOUNTS`` to the compiled ``pipeline``. connexion's app, built
+here with a slim middleware list, serves the Swagger UIs and answers what matches no
+operation; its error handlers below put those answers in the called API's envelope.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from typing import Any
 import connexion
 from connexion.exceptions import ProblemException, ResolverError
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
@@ -24,8 +30,8 @@ from mockserver import operations, request_context, specs
 from mockserver.dashboard import with_dashboard
 from mockserver.errors import ApiError, Err, respond
 from mockserver.gateway import Gateway
+from mockserver.pipeline import Pipeline
 from mockserver.runtime import Runtime
-from mockserver.validation import validator_map
 
 log = logging.getLogger("lgmock")
 
@@ -74,6 +80,7 @@ def _not_implemented(name: str) -> Any:
         raise ApiError(Err.NOT_IMPLEMENTED, f"lgmock does not implement {name} yet")
 
     handler.__name__ = name
+    handler.lgmock_stub = True  # type: ignore[attr-defined]
     return handler
 
 
@@ -134,22 +141,43 @@ def on_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionRespons
 # ---------------------------------------------------------------------- the app
 
 
+class QuietMediaTypeChoice(logging.Filter):
+    """connexion warns "this operation accepts multiple content types" for the control
+    API's scenario upload (JSON or YAML) whenever it looks at that body: nothing a user
+    can act on, since the pipeline handles every declared media type."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "accepts multiple content types" not in record.getMessage()
+
+
+# connexion's middleware, minus what the pipeline does once per operation (request
+# validation), what the sandbox does itself (security: tokens are checked with the
+# vendor's codes) and what it does not do (response validation). What is left serves
+# the Swagger UIs and answers the requests no operation matches (404, 405).
+CONNEXION_MIDDLEWARES = [
+    ServerErrorMiddleware,
+    ExceptionMiddleware,
+    SwaggerUIMiddleware,
+    RoutingMiddleware,
+    LifespanMiddleware,
+    ContextMiddleware,
+]
+
+
 def create_app(runtime: Runtime) -> ASGIApp:
-    app = connexion.AsyncApp(__name__, pythonic_params=True)
-    common: dict[str, Any] = {
-        "validator_map": validator_map(),
-        "swagger_ui_options": SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
-    }
+    logging.getLogger("connexion.operations.openapi3").addFilter(QuietMediaTypeChoice())
+    app = connexion.AsyncApp(__name__, pythonic_params=True, middlewares=CONNEXION_MIDDLEWARES)
+    resolvers = {api: HandlerResolver(*modules) for api, modules in HANDLER_MODULES.items()}
     for mount in specs.MOUNTS:
         app.add_api(
             mount.connexion_document(),
             base_path=mount.prefix,
             name=mount.name,
-            resolver=HandlerResolver(*HANDLER_MODULES[mount.api]),
-            **common,
+            resolver=resolvers[mount.api],
+            swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
         )
     app.add_error_handler(ApiError, on_api_error)
     app.add_error_handler(ProblemException, on_problem)
     app.add_error_handler(HTTPException, on_problem)
     app.add_error_handler(Exception, on_unexpected)
-    return with_dashboard(Gateway(app, runtime), runtime)
+    return with_dashboard(Gateway(app, runtime, Pipeline(resolvers)), runtime)

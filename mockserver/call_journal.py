@@ -1,15 +1,15 @@
 """Journaling a vendor API call: what it asked, what it got, what was wrong.
 
-A ``JournalTap`` wraps a call's ASGI receive and send to keep the raw request and
-response bodies (cut at BODY_CAP) and the answer's status and headers, then writes one
-``JournalEntry`` from them and the call's ``RequestRecord``.
+A ``JournalTap`` wraps a call's ASGI send to keep the raw response body (cut at
+BODY_CAP) and the answer's status and headers, then writes one ``JournalEntry`` from
+them, the request body the gateway read, and the call's ``RequestRecord``.
 """
 
 from __future__ import annotations
 
 import time
 
-from starlette.types import Message, Receive, Send
+from starlette.types import Message, Send
 
 from mockserver.errors import iso_timestamp
 from mockserver.journal import BODY_CAP, JournalEntry
@@ -17,7 +17,7 @@ from mockserver.request_context import RequestRecord
 
 
 class JournalTap:
-    def __init__(self, record: RequestRecord) -> None:
+    def __init__(self, record: RequestRecord, request_body: bytes) -> None:
         self.record = record
         journal = record.runtime.journal
         self.entry = JournalEntry(
@@ -30,19 +30,9 @@ class JournalTap:
             path=record.path,
             query=record.query,
             request_headers=record.headers,
-            request_body=b"",
+            request_body=request_body[:BODY_CAP],
         )
-        self._request: list[bytes] = []
         self._response: list[bytes] = []
-
-    def receive(self, receive: Receive) -> Receive:
-        async def receive_journaled() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                self._request.append(message.get("body", b""))
-            return message
-
-        return receive_journaled
 
     def send(self, send: Send) -> Send:
         async def send_journaled(message: Message) -> None:
@@ -62,7 +52,6 @@ class JournalTap:
 
     def write(self) -> None:
         entry, record = self.entry, self.record
-        entry.request_body = b"".join(self._request)[:BODY_CAP]
         entry.response_body = b"".join(self._response)[:BODY_CAP]
         entry.violations = record.violations
         entry.fault = record.fault

@@ -177,8 +177,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
+    # uvicorn formats each access-log line before the logger drops it: off unless shown.
+    access_log = args.log_level.lower() in ("info", "debug", "trace")
     config = uvicorn.Config(
-        create_app(runtime), host=args.host, port=port, log_level=args.log_level
+        create_app(runtime),
+        host=args.host,
+        port=port,
+        log_level=args.log_level,
+        access_log=access_log,
     )
     uvicorn.Server(config).run(sockets=[listening])
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import enum
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -348,7 +348,11 @@ def lookup_code(api: Api, code: str) -> CodeInfo | None:
 
 def new_message_id() -> str:
     """A fresh id in the platform's format: url-safe base64 of a UUIDv4, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    # The UUIDv4 bits set by hand: uuid.uuid4() builds an object per request id.
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def iso_timestamp(now: datetime | None = None) -> str:

@@ -5,12 +5,14 @@ read once), keeps time-driven behaviour current, and is the one place that adds 
 tracking headers every answer carries (``X-Request-Id``; for the vendor APIs also the
 echoed ``X-Message-Id`` and ``X-Response-Code``). Vendor API calls are journaled
 (``call_journal``) and may meet an injected fault (``fault_injection``) before they are
-served; the ticker and state saving are ``lifespan``'s.
+served by the compiled ``pipeline``; the ticker and state saving are ``lifespan``'s.
+What no operation matches (Swagger UI, unknown routes) goes to connexion's app.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +24,7 @@ from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
 from mockserver.lifespan import Ticker, committing
+from mockserver.pipeline import Pipeline
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
 
@@ -40,9 +43,10 @@ class QuietDrops(logging.Filter):
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, runtime: Runtime, pipeline: Pipeline) -> None:
+        self.app = app  # connexion's: Swagger UI, and answers for paths no operation has
         self.runtime = runtime
+        self.pipeline = pipeline
         self.ticker = Ticker(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
@@ -60,45 +64,49 @@ class Gateway:
             send = _tracking_headers(record, send)
             if self.runtime.store is not None:
                 send = committing(self.runtime, record.api, send)
+            operation = operations.find(record.method, record.path)
+            if operation is not None:
+                record.operation_id = operation.operation_id
+                record.path_params = operation.path_params(record.path)
             body, refusal = await read_body(record.api, scope, receive)
             receive = replay(body, receive)
-            if record.api is Api.SANDBOX:
-                if refusal is not None:
+
+            async def serve(send: Send) -> None:
+                if refusal is not None:  # over a body limit: refused before any parsing
                     await send_error(send, record.api, refusal)
-                else:
+                elif operation is None:  # Swagger UI, or connexion's 404 / 405
                     await self.app(scope, receive, send)
+                else:
+                    bound = self.pipeline.find(operation)
+                    await self.pipeline.serve(bound, record, body, scope, receive, send)
+
+            if record.api is Api.SANDBOX:
+                await serve(send)
                 return None
-            return await self._vendor_call(record, scope, receive, send, refusal)
+            return await self._vendor_call(record, body, refusal is not None, serve, send)
         finally:
             request_context.end(token)
 
     async def _vendor_call(
         self,
         record: RequestRecord,
-        scope: Scope,
-        receive: Receive,
+        body: bytes,
+        refused: bool,
+        serve: Callable[[Send], Awaitable[None]],
         send: Send,
-        refusal: ApiError | None,
     ) -> Any:
-        operation = operations.find(record.method, record.path)
-        if operation is not None:
-            record.operation_id = operation.operation_id
-            record.path_params = operation.path_params(record.path)
+        """A vendor API call: journaled, and open to injected faults."""
         record.caller = caller_name(record.api, record.headers)
-        tap = JournalTap(record)
+        tap = JournalTap(record, body)
         send = tap.send(send)
-        receive = tap.receive(receive)
         try:
-            if refusal is not None:  # over a body limit: refused before anything parses it
-                await receive()
-                await send_error(send, record.api, refusal)
-                return None
-            outcome = await fault_injection.apply(record, send)
+            # A body over the limits is refused as it is, faults or not.
+            outcome = Injection.SERVE if refused else await fault_injection.apply(record, send)
             if outcome is Injection.DROP:
                 tap.dropped()
                 return DROP_CONNECTION
             if outcome is Injection.SERVE:
-                await self.app(scope, receive, send)
+                await serve(send)
         finally:
             tap.write()
         return None

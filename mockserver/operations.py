@@ -1,9 +1,10 @@
-"""Which operation a request is, before connexion sees it.
+"""The route table: which operation a request is, compiled once from ``specs.MOUNTS``.
 
-The journal and the fault rules work in the outermost ASGI layer (a fault may drop the
-connection before any framework code runs), so they need their own cheap answer to
-"which operationId, which path parameters, which API": a table compiled once from the
-same specs connexion serves.
+The gateway asks it first (the journal and the fault rules need the operationId and
+path parameters before anything else runs, and a fault may drop the connection), and
+the pipeline serves the operation it names: one router for every served call. Paths
+no operation has go to connexion's app, which answers 404 or 405 (``allowed_methods``
+gives the 405's Allow header).
 """
 
 from __future__ import annotations
@@ -59,9 +60,20 @@ def table() -> tuple[Operation, ...]:
     return tuple(operations)
 
 
-def find(method: str, path: str) -> Operation | None:
+@cache
+def _by_shape() -> dict[tuple[str, int], tuple[Operation, ...]]:
+    """The table split by method and number of path segments: a request tries only the
+    few operations of its shape, in the table's order (literal segments first)."""
+    shapes: dict[tuple[str, int], list[Operation]] = {}
     for operation in table():
-        if operation.method == method and operation.pattern.match(path):
+        key = (operation.method, operation.template.count("/"))
+        shapes.setdefault(key, []).append(operation)
+    return {key: tuple(ops) for key, ops in shapes.items()}
+
+
+def find(method: str, path: str) -> Operation | None:
+    for operation in _by_shape().get((method, path.count("/")), ()):
+        if operation.pattern.match(path):
             return operation
     return None
 

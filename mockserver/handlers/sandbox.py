@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from connexion import request
-
 from mockserver import scenario
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
@@ -32,9 +30,11 @@ async def load_scenario(body: Any = None) -> Reply:
         if isinstance(body, dict):
             document = body
         else:
-            # YAML arrives as text; connexion hands non-JSON bodies over untouched.
-            raw = body if isinstance(body, bytes | str) else await request.body()
-            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            # YAML arrives as bytes: the pipeline parses only JSON media types.
+            try:
+                text = body.decode("utf-8") if isinstance(body, bytes) else str(body or "")
+            except UnicodeDecodeError as exc:
+                raise ApiError(Err.INVALID_BODY, "scenario is not UTF-8", field="body") from exc
             document = scenario.parse(text, source)
         runtime().load(document, source)
     except scenario.ScenarioError as exc:
@@ -166,17 +166,14 @@ async def raise_device_push(device_id: str, body: dict[str, Any]) -> Reply:
 # ---------------------------------------------------------------------- files
 
 
-async def download_file(filename: str, expires: int, signature: str) -> Any:
+async def download_file(filename: str, expires: int, signature: str) -> Reply:
     """A presigned download (DR data zips): the URL's signature and expiry are the key."""
-    from connexion.lifecycle import ConnexionResponse
-
     content = runtime().sandbox.dr.open_file(filename, expires, signature)
-    return ConnexionResponse(
-        status_code=200,
-        body=content,
-        content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    headers = {
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    return content, 200, headers
 
 
 # ---------------------------------------------------------------------- faults

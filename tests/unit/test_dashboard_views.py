@@ -114,3 +114,28 @@ def test_device_page_reads_list_resources_and_offers_power_from_the_device() -> 
     labels = [a.label for a in views.power_actions(office)]
     assert labels == ["Power on", "Power off"]
     assert views.power_label(office) in ("on", "off") and views.power_label(fridge) == ""
+
+
+def test_what_a_client_sent_is_shown_escaped() -> None:
+    import asyncio
+
+    import httpx
+
+    from mockserver.app import create_app
+
+    runtime = Runtime.from_file(default_scenario())
+    app = create_app(runtime)
+
+    async def pages() -> tuple[str, str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            await client.get("/bc/v1/<script>alert(1)</script>", headers={"X-Api-Key": "<b>"})
+            entry_id = runtime.journal.entries[-1].id
+            listing = await client.get("/_dashboard/requests")
+            detail = await client.get(f"/_dashboard/requests/{entry_id}")
+            return listing.text, detail.text
+
+    listing, detail = asyncio.run(pages())
+    for html in (listing, detail):
+        assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "<b>" not in detail and "&lt;b&gt;" in detail
