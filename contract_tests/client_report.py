@@ -11,7 +11,8 @@ Microcks' conformance score do.
 A report covers one client run, not whatever the journal held before: ``since`` takes
 the marker ``lgmock contract mark`` printed before the run (a journal id) or a time on
 the sandbox clock, and the kit's own traffic (``lgmock contract server`` sends its
-requests with the ``lgmock-contract`` User-Agent) is left out unless asked for.
+requests with the ``lgmock-contract`` User-Agent, and Schemathesis marks each of its
+own with an ``X-Schemathesis-TestCaseId`` header) is left out unless asked for.
 """
 
 from __future__ import annotations
@@ -198,10 +199,17 @@ def fetch_journal(
             http.close()
 
 
+# Headers Schemathesis puts on every request it sends (its test cases, its probes),
+# whether or not an auth provider (which sets the kit's User-Agent) ran for the case.
+SCHEMATHESIS_HEADERS = ("x-schemathesis-testcaseid", "x-schemathesis-probe")
+
+
 def sent_by_the_kit(entry: dict[str, Any]) -> bool:
-    headers = (entry.get("request") or {}).get("headers") or {}
-    agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), "")
-    return str(agent).startswith(contracts.KIT_USER_AGENT)
+    """Was this request sent by `lgmock contract server` (its checks or Schemathesis)?"""
+    headers = {k.lower(): v for k, v in ((entry.get("request") or {}).get("headers") or {}).items()}
+    if str(headers.get("user-agent", "")).startswith(contracts.KIT_USER_AGENT):
+        return True
+    return any(name in headers for name in SCHEMATHESIS_HEADERS)
 
 
 # ------------------------------------------------------------------------- building

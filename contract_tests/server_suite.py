@@ -69,10 +69,11 @@ def run_server_suite(options: ServerSuiteOptions, progress: Progress = print) ->
             )
             # The run's requests (many invalid on purpose) stay in the sandbox's journal.
             report.notes.append(
-                "This run's requests are in the sandbox's journal, sent as User-Agent "
-                f"{user_agent()}: `lgmock contract report` leaves them out of a client's "
-                "report. To report on one client run, take `lgmock contract mark` before it "
-                "and pass `--since MARK`."
+                "This run's requests are in the sandbox's journal (User-Agent "
+                f"{user_agent()}, or Schemathesis' X-Schemathesis-TestCaseId header): "
+                "`lgmock contract report` leaves them out of a client's report. To report "
+                "on one client run, take `lgmock contract mark` before it and pass "
+                "`--since MARK`."
             )
             if options.reset:
                 sandbox.reset()

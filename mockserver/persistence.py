@@ -51,6 +51,10 @@ CREATE TABLE deliveries (id TEXT PRIMARY KEY, message TEXT NOT NULL, status TEXT
 CREATE TABLE journal (position INTEGER PRIMARY KEY, head TEXT NOT NULL,
                       request_body BLOB, response_body BLOB);
 """
+UPSERT_DEVICE = (
+    "INSERT INTO devices (device_id, entry) VALUES (?, ?) "
+    "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry"
+)
 TABLES = {"meta", "base", "families", "devices", "deliveries", "journal"}
 
 
@@ -197,11 +201,11 @@ class StateStore:
             )
         if changes.devices:
             # An upsert keeps a row's place: added devices come back in their order.
-            db.executemany(
-                "INSERT INTO devices (device_id, entry) VALUES (?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry",
-                [(key, _dumps(entry)) for key, entry in changes.devices.items()],
-            )
+            rows = [(key, _dumps(entry)) for key, entry in changes.devices.items()]
+            if len(rows) == 1:  # a control's commit: the hot path
+                db.execute(UPSERT_DEVICE, rows[0])
+            else:
+                db.executemany(UPSERT_DEVICE, rows)
         if changes.deliveries_cleared:
             db.execute("DELETE FROM deliveries")
         if changes.deliveries_new:
@@ -396,6 +400,8 @@ def gather(runtime: Any, *, journal: bool) -> Changes:
         changes.dropped = True
     taken = sandbox.take_changes()
     families = set(taken.families)
+    if sandbox.faults.take_fired():
+        families.add("faults")  # a count-limited rule must not fire again after a crash
     if changes.dropped:
         # What building the sandbox made that its scenario does not say: the clock's
         # instant (stored with the wall time, see current()) and the DR file secret.

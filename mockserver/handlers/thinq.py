@@ -62,7 +62,9 @@ def _accept(service: Service, user: User, work: Work) -> Reply:
                 device_id=outcome.device.device_id,
             )
 
-    if len(devices) <= INLINE_DEVICES:
+    # With a state file everything is done before the 202, which is committed first: a
+    # crash right after it must not lose the rest of the fan-out (docs/durability.md).
+    if len(devices) <= INLINE_DEVICES or runtime().store is not None:
         send(work(devices))
     else:
         send(work(devices[:PART]))

@@ -179,3 +179,36 @@ def test_a_reader_that_stops_early_gets_no_traceback(server: RunningServer) -> N
     # closed pipe, the case that raised BrokenPipeError.
     closed = piped("true")
     assert closed.stderr == ""
+
+
+@pytest.mark.slow
+def test_a_conformance_run_is_not_counted_as_the_clients(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.base_url) as http:
+        mark = str(journal_mark("", client=http))
+    conformance = subprocess.run(
+        [*lgmock_command(), "contract", "server", "--base-url", server.base_url, "--api", "bc",
+         "--no-domain", "--include-operation", "getDevices", "--phases", "examples,coverage",
+         "--max-examples", "3", "--seed", "1", "--no-reset"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert conformance.returncode == 0, conformance.stdout + conformance.stderr
+    # The run says where its requests went and how a client's report leaves them out.
+    assert "`lgmock contract report` leaves them out" in conformance.stdout
+    report = json.loads(report_command(server, "--since", mark, "--format", "json").stdout)
+    assert report["leftOut"] > 10  # its negative requests, many of them
+    if report["violations"]:
+        ids = {v["journalId"] for v in report["violations"]}
+        entries = [
+            e
+            for e in httpx.get(
+                f"{server.base_url}/_sandbox/journal", params={"limit": 1000}
+            ).json()["items"]
+            if e["id"] in ids
+        ]
+        raise AssertionError(
+            [(e["id"], e["request"]["headers"], e["request"]["path"]) for e in entries]
+        )
+    counted = json.loads(
+        report_command(server, "--since", mark, "--format", "json", "--include-kit-traffic").stdout
+    )
+    assert len(counted["violations"]) > 0

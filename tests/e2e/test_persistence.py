@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver
+from mockserver.errors import new_message_id
 from tests.api.test_thinq_async import call_async
 from tests.support import (
     KR_AC,
@@ -188,6 +189,9 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             assert http.post(f"/bc/v1/push/{OFFICE_AC}", headers=headers).status_code == 200
             rule = {"match": {"operationId": "getUserNumber"}, "effect": {"error": "5000"}}
             assert http.post("/_sandbox/faults", json=rule).status_code == 201
+            once = {"match": {"operationId": "getDevices"}, "effect": {"error": "4304"}, "count": 1}
+            assert http.post("/_sandbox/faults", json=once).status_code == 201
+            assert http.get("/bc/v1/devices", headers=headers).status_code == 404  # fired
             moment = "2031-05-01T12:00:00+00:00"
             http.post("/_sandbox/clock", json={"set": moment, "freeze": True})
             update = {"callbackUrl": "http://127.0.0.1:1/moved"}
@@ -199,6 +203,8 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             assert http.get("/_sandbox/state").json() == expected
             headers = bc_headers(http)
             assert target_temperature(http, headers, OFFICE_AC) == target
+            # The rule fired once before the crash: spent, it does not fire again.
+            assert http.get("/bc/v1/devices", headers=headers).status_code == 200
     finally:
         stop_server(server)
 
@@ -301,5 +307,47 @@ def test_a_json_state_file_of_format_1_is_migrated(tmp_path: Path) -> None:
         server = kill9_and_restart(server, tmp_path, state_file)
         with httpx.Client(base_url=server.base_url, timeout=10) as http:
             assert http.get("/_sandbox/state").json()["devices"] == state["devices"]
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.slow
+def test_kill9_right_after_a_fleet_fan_out_loses_none_of_it(tmp_path: Path) -> None:
+    # A user with more devices than a ThinQ operation does before its 202 without a
+    # state file (1,000): with one, the whole fan-out is committed before the answer.
+    generated = subprocess.run(
+        [*lgmock_command(), "scenario", "generate", "--devices", "1200", "--users", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    fleet = json.loads(generated.stdout)
+    down = CallbackReceiver()
+    fleet["services"][0]["callbackUrl"] = down.url
+    fleet["delivery"] = {"attempts": 100, "backoffInitial": 0.1, "backoffMax": 0.5}
+    scenario_file = tmp_path / "fleet.json"
+    scenario_file.write_text(json.dumps(fleet))
+    state_file = tmp_path / "state.db"
+    server = start_server(
+        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file)
+    )
+    user, service = fleet["users"][0], fleet["services"][0]
+    headers = {
+        "Authorization": f"Bearer {user['accessToken']}",
+        "x-message-id": new_message_id(),
+        "x-service-id": service["serviceId"],
+        "x-service-key": service["serviceKey"],
+        "x-country-code": user["countryCode"],
+    }
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=60) as http:
+            answer = http.post("/v2/devices/status-async", headers=headers)
+            assert answer.status_code == 202, answer.text
+            request_id = answer.json()["requestId"]
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with down:
+            bodies = down.wait_for(1200, lambda b: b.get("requestId") == request_id, 60)
+        assert len({b["response"]["deviceId"] for b in bodies}) == 1200
     finally:
         stop_server(server)

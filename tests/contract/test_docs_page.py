@@ -1,0 +1,61 @@
+"""docs/contract-kit.md: each command it shows, run as written against a real sandbox."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.doc_blocks import REPO, run_doc_block
+from tests.support import RunningServer, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def written() -> Iterator[list[Path]]:
+    """Files a block writes into the checkout (as a reader's CI would): removed after."""
+    paths: list[Path] = []
+    yield paths
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def test_the_server_command_passes_the_sandbox(server: RunningServer, written: list[Path]) -> None:
+    written += [REPO / "contract.xml", REPO / "contract.md"]
+    run = run_doc_block(
+        "docs/contract-kit.md", "kit-server", sandbox=server.base_url, timeout=600
+    ).check()
+    assert "PASSED" in run.stdout
+    suites = ET.parse(REPO / "contract.xml").getroot().findall("testsuite")
+    assert {suite.get("name") for suite in suites} >= {"lgmock.contract.bc"}
+    assert all(suite.get("failures") == "0" for suite in suites)
+    assert (REPO / "contract.md").read_text().startswith("# lgmock contract server:")
+
+
+def test_the_callbacks_command_passes_lgmocks_own_receiver(server: RunningServer) -> None:
+    run = run_doc_block(
+        "docs/contract-kit.md",
+        "kit-callbacks",
+        sandbox=server.base_url,
+        receiver_port=free_port(),
+        timeout=600,
+    ).check()
+    assert "PASSED" in run.stdout
+    assert "| bc | `receiver_stays_up`" in run.stdout
+    assert "| thinq | `receiver_stays_up`" in run.stdout
+
+
+def test_the_report_covers_the_client_run_after_the_mark(
+    server: RunningServer, written: list[Path]
+) -> None:
+    written.append(REPO / "contract-report.xml")
+    run = run_doc_block(
+        "docs/contract-kit.md", "kit-report", sandbox=server.base_url, timeout=600
+    ).check()
+    assert "**PASSED**" in run.stdout
+    assert "Scope: journal entries after #" in run.stdout
+    cases = {case.get("name") for case in ET.parse(REPO / "contract-report.xml").iter("testcase")}
+    assert {"getDevices", "controlDevice", "statusAsync"} <= cases
