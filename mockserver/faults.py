@@ -75,6 +75,7 @@ class FaultRules:
         self.rules: dict[str, FaultRule] = {}
         self._ids = itertools.count(1)
         self._random = random.Random(f"faults:{seed}")
+        self._fired_unsaved = False  # a rule's count moved since the state file asked
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
         """A rule from its JSON form; refused whole with the field at fault."""
@@ -130,8 +131,14 @@ class FaultRules:
             if rule.probability < 1.0 and self._random.random() >= rule.probability:
                 continue
             rule.fired += 1
+            self._fired_unsaved = True
             return rule
         return None
+
+    def take_fired(self) -> bool:
+        """Whether any rule fired since the last call (the state file stores the counts)."""
+        fired, self._fired_unsaved = self._fired_unsaved, False
+        return fired
 
     def export(self) -> list[dict[str, Any]]:
         return [rule.to_dict() for rule in self.rules.values()]

@@ -400,6 +400,8 @@ def gather(runtime: Any, *, journal: bool) -> Changes:
         changes.dropped = True
     taken = sandbox.take_changes()
     families = set(taken.families)
+    if sandbox.faults.take_fired():
+        families.add("faults")  # a count-limited rule must not fire again after a crash
     if changes.dropped:
         # What building the sandbox made that its scenario does not say: the clock's
         # instant (stored with the wall time, see current()) and the DR file secret.

@@ -189,6 +189,9 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             assert http.post(f"/bc/v1/push/{OFFICE_AC}", headers=headers).status_code == 200
             rule = {"match": {"operationId": "getUserNumber"}, "effect": {"error": "5000"}}
             assert http.post("/_sandbox/faults", json=rule).status_code == 201
+            once = {"match": {"operationId": "getDevices"}, "effect": {"error": "4304"}, "count": 1}
+            assert http.post("/_sandbox/faults", json=once).status_code == 201
+            assert http.get("/bc/v1/devices", headers=headers).status_code == 404  # fired
             moment = "2031-05-01T12:00:00+00:00"
             http.post("/_sandbox/clock", json={"set": moment, "freeze": True})
             update = {"callbackUrl": "http://127.0.0.1:1/moved"}
@@ -200,6 +203,8 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             assert http.get("/_sandbox/state").json() == expected
             headers = bc_headers(http)
             assert target_temperature(http, headers, OFFICE_AC) == target
+            # The rule fired once before the crash: spent, it does not fire again.
+            assert http.get("/bc/v1/devices", headers=headers).status_code == 200
     finally:
         stop_server(server)
 
