@@ -10,6 +10,7 @@ the file is closed cleanly at shutdown (uvicorn's answer to SIGTERM and SIGINT).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sqlite3
 
@@ -34,6 +35,11 @@ class Ticker:
         if self._task is None:
             self._task = asyncio.create_task(self._tick_forever(), name="lgmock-ticker")
             self.runtime.started()
+            # What start built (specs, compiled checks, the loaded fleet) lives as long as
+            # the server: out of the collector's sight, a full collection walks only what
+            # requests made since. Unfrozen, each one stalled every request for 40-80 ms
+            # (the p99 of bench_devices.py, benchmarks/README.md).
+            gc.freeze()
 
     def stop(self) -> None:
         if self._task is not None:

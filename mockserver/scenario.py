@@ -455,23 +455,10 @@ def _build_device(
     record = _record(item, sandbox.seed, _Profiles(), {}, where, problems)
     if record is None:
         return None
-    return Device(
-        device_id=record.device_id,
-        device_type=record.device_type,
-        model_name=record.model_name,
-        alias=record.alias,
-        profile=record.profile,
-        profile_ref=record.profile_ref,
-        status=record.status
-        if record.status is not None
-        else initial_status(record.profile, sandbox.seed, record.device_id),
-        owner=record.owner,
-        registered_to=list(record.registered_to),
-        online=record.online,
-        group_id=record.group_id,
-        parent_id=record.parent_id,
-        home_id=record.home_id,
-    )
+    status = record.status
+    if status is None:
+        status = initial_status(record.profile, sandbox.seed, record.device_id)
+    return Device.from_record(record, status)
 
 
 def _check_references(document: dict[str, Any], source: str, problems: list[str]) -> None:

@@ -48,6 +48,25 @@ class Device:
     parent_id: str | None = None
     home_id: str | None = None
 
+    @classmethod
+    def from_record(cls, record: DeviceRecord, status: Status) -> Device:
+        """The full device of a record, with its status (the caller's to keep)."""
+        return cls(
+            device_id=record.device_id,
+            device_type=record.device_type,
+            model_name=record.model_name,
+            alias=record.alias,
+            profile=record.profile,
+            profile_ref=record.profile_ref,
+            status=status,
+            owner=record.owner,
+            registered_to=list(record.registered_to),
+            online=record.online,
+            group_id=record.group_id,
+            parent_id=record.parent_id,
+            home_id=record.home_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceRecord:
@@ -191,21 +210,7 @@ class DeviceStore:
         record = self.fleet.records.get(device_id)
         if record is None:
             return None
-        device = Device(
-            device_id=record.device_id,
-            device_type=record.device_type,
-            model_name=record.model_name,
-            alias=record.alias,
-            profile=record.profile,
-            profile_ref=record.profile_ref,
-            status=self.fleet.status_of(record),
-            owner=record.owner,
-            registered_to=list(record.registered_to),
-            online=record.online,
-            group_id=record.group_id,
-            parent_id=record.parent_id,
-            home_id=record.home_id,
-        )
+        device = Device.from_record(record, self.fleet.status_of(record))
         self._live[device_id] = device
         return device
 

@@ -127,8 +127,7 @@ class DrBackend:
 
     # ------------------------------------------------------------------ groups
 
-    def put_group(self, caller: str, body: Any) -> DrGroup:
-        group = checks.parse_group(body, "body")
+    def put_group(self, caller: str, group: DrGroup) -> DrGroup:
         self._check_partner(caller, group.partner_id, "body.partnerId")
         known = self.groups.get(group.group_id)
         if known is not None and known.partner_id != caller:
@@ -155,8 +154,7 @@ class DrBackend:
 
     # ------------------------------------------------------------------ users
 
-    def create_user(self, caller: str, body: Any) -> DrUser:
-        user = checks.parse_user(body, "body", int(self.clock.timestamp()))
+    def create_user(self, caller: str, user: DrUser) -> DrUser:
         self._check_partner(caller, user.partner_id, "body.partner.partnerId")
         if user.group_id is not None:
             self.group(caller, user.group_id, "body.groupId")
@@ -337,8 +335,7 @@ class DrBackend:
 
     # ------------------------------------------------------------------ targets
 
-    def add_target(self, caller: str, event_id: str, body: Any) -> Target:
-        target = checks.parse_target(body, "body")
+    def add_target(self, caller: str, event_id: str, target: Target) -> Target:
         event = self.event(caller, event_id)
         self._add_target(caller, event, target, "body")
         self.windows.settle()
@@ -357,8 +354,7 @@ class DrBackend:
         self._check_device_overlap(caller, event, target, field)
         event.targets[target.id] = target
 
-    def update_target(self, caller: str, event_id: str, target_id: str, body: Any) -> Target:
-        opt = checks.opt(checks.as_object(body, "body"), "body")
+    def update_target(self, caller: str, event_id: str, target_id: str, opt: str) -> Target:
         event = self.event(caller, event_id)
         target = self._target(event, target_id, "targetId")
         target.opt = opt
@@ -375,9 +371,10 @@ class DrBackend:
             )
         return target
 
-    def batch_targets(self, caller: str, event_id: str, body: Any) -> list[BatchResult]:
+    def batch_targets(
+        self, caller: str, event_id: str, items: list[checks.BatchItem]
+    ) -> list[BatchResult]:
         """Each item on its own (BC-45): one failing item leaves the others applied."""
-        items = checks.parse_batch(body, "body")
         event = self.event(caller, event_id)
         results = []
         for index, item in enumerate(items):
@@ -409,8 +406,7 @@ class DrBackend:
 
     # ------------------------------------------------------------------ data files
 
-    def create_file(self, caller: str, body: Any) -> DataFile:
-        request = checks.parse_zip_request(body, "body")
+    def create_file(self, caller: str, request: checks.ZipRequest) -> DataFile:
         event = self.event(caller, request.event_id, "body.eventId")
         if request.targets is None:
             targets, keys = list(event.targets.values()), None

@@ -1,6 +1,6 @@
 """The DR bodies' rules that OpenAPI does not state, checked into plain objects.
 
-connexion has already checked what the served schema says (types of declared fields, the
+The request pipeline has already checked what the served schema says (types of declared fields, the
 `required` lists); these checks add the prose rules of the seed and the sandbox's
 choices (spec-notes BC-32, BC-35, BC-36, BC-39 to BC-42, "DR behaviour"). The same functions read a
 scenario's ``dr:`` block, so a scenario is refused for exactly what a request would be.

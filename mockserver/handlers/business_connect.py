@@ -1,7 +1,7 @@
 """Business Connect Token, Device, Event and User operations, one function per operationId.
 
 Each handler only translates: headers into a caller and a reach, the backend's objects
-into the vendor's envelope. connexion has already checked every declared header and
+into the vendor's envelope. The request pipeline has already checked every declared header and
 body against the spec; the rules that OpenAPI cannot express live in the backends.
 """
 

@@ -1,7 +1,10 @@
 """Business Connect DR operations, one function per operationId (spec-notes BC-06).
 
-Each handler checks the caller (API key, token, the DR role, X-Country-Code), hands the
-body to ``DrBackend`` and renders its objects in the DR envelope ``{code: 2000, data}``.
+Each handler checks the caller (API key, token, the DR role, X-Country-Code), parses the
+body into the DR model's objects (``dr_checks``: the prose rules OpenAPI cannot state),
+hands them to ``DrBackend`` and renders its objects in the DR envelope ``{code: 2000,
+data}``. Events are the exception: an event body is read against the event it updates
+(its targets keep their opt), so ``DrBackend.put_event`` parses it.
 Refusals are ``ApiError``s rendered by errors.py as ``{code, message}``.
 """
 
@@ -11,6 +14,7 @@ import re
 from typing import Any
 
 from mockserver import request_context
+from mockserver.backends import dr_checks as checks
 from mockserver.backends.accounts import Partner
 from mockserver.backends.dr import BatchResult
 from mockserver.errors import Api, ApiError, Err, code_for
@@ -44,7 +48,7 @@ def _base_url() -> str:
 
 async def create_or_update_dr_group(body: Any = None) -> Reply:
     partner = _partner()
-    group = sandbox().dr.put_group(partner.partner_id, body)
+    group = sandbox().dr.put_group(partner.partner_id, checks.parse_group(body, "body"))
     return dr_reply({"groupId": group.group_id})
 
 
@@ -64,7 +68,8 @@ async def list_dr_groups_of_partner(partner_id: str) -> Reply:
 
 async def create_dr_user(body: Any = None) -> Reply:
     partner = _partner()
-    user = sandbox().dr.create_user(partner.partner_id, body)
+    user = checks.parse_user(body, "body", int(sandbox().clock.timestamp()))
+    user = sandbox().dr.create_user(partner.partner_id, user)
     # BC-35: the userNo as sent, so that it works in the path of the following calls.
     return dr_reply({"userNo": user.user_no})
 
@@ -103,18 +108,21 @@ async def create_or_update_dr_event(body: Any = None) -> Reply:
 
 async def create_dr_event_target(event_id: str, body: Any = None) -> Reply:
     partner = _partner()
-    return dr_reply(sandbox().dr.add_target(partner.partner_id, event_id, body).to_api())
+    target = checks.parse_target(body, "body")
+    return dr_reply(sandbox().dr.add_target(partner.partner_id, event_id, target).to_api())
 
 
 async def update_dr_event_target(event_id: str, target_id: str, body: Any = None) -> Reply:
     partner = _partner()
-    target = sandbox().dr.update_target(partner.partner_id, event_id, target_id, body)
+    opt = checks.opt(checks.as_object(body, "body"), "body")
+    target = sandbox().dr.update_target(partner.partner_id, event_id, target_id, opt)
     return dr_reply(target.to_api())
 
 
 async def batch_dr_event_targets(event_id: str, body: Any = None) -> Reply:
     partner = _partner()
-    results = sandbox().dr.batch_targets(partner.partner_id, event_id, body)
+    items = checks.parse_batch(body, "body")
+    results = sandbox().dr.batch_targets(partner.partner_id, event_id, items)
     return dr_reply([_batch_entry(result) for result in results])
 
 
@@ -137,7 +145,7 @@ def _batch_entry(result: BatchResult) -> dict[str, Any]:
 
 async def create_dr_data_zip_file(body: Any = None) -> Reply:
     partner = _partner()
-    data = sandbox().dr.create_file(partner.partner_id, body)
+    data = sandbox().dr.create_file(partner.partner_id, checks.parse_zip_request(body, "body"))
     return dr_reply({"fileName": data.file_name})
 
 

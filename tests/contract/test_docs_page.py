@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from contract_tests.sandbox import Sandbox
 from tests.doc_blocks import REPO, run_doc_block
-from tests.support import RunningServer, free_port
+from tests.support import free_port
 
+# The kit's own sandbox (lg_sandbox), not the shared test server: a conformance run
+# resets it and fills its journal.
 pytestmark = pytest.mark.slow
 
 
@@ -23,10 +26,10 @@ def written() -> Iterator[list[Path]]:
         path.unlink(missing_ok=True)
 
 
-def test_the_server_command_passes_the_sandbox(server: RunningServer, written: list[Path]) -> None:
+def test_the_server_command_passes_the_sandbox(lg_sandbox: Sandbox, written: list[Path]) -> None:
     written += [REPO / "contract.xml", REPO / "contract.md"]
     run = run_doc_block(
-        "docs/contract-kit.md", "kit-server", sandbox=server.base_url, timeout=600
+        "docs/contract-kit.md", "kit-server", sandbox=lg_sandbox.base_url, timeout=600
     ).check()
     assert "PASSED" in run.stdout
     suites = ET.parse(REPO / "contract.xml").getroot().findall("testsuite")
@@ -35,11 +38,11 @@ def test_the_server_command_passes_the_sandbox(server: RunningServer, written: l
     assert (REPO / "contract.md").read_text().startswith("# lgmock contract server:")
 
 
-def test_the_callbacks_command_passes_lgmocks_own_receiver(server: RunningServer) -> None:
+def test_the_callbacks_command_passes_lgmocks_own_receiver(lg_sandbox: Sandbox) -> None:
     run = run_doc_block(
         "docs/contract-kit.md",
         "kit-callbacks",
-        sandbox=server.base_url,
+        sandbox=lg_sandbox.base_url,
         receiver_port=free_port(),
         timeout=600,
     ).check()
@@ -49,11 +52,11 @@ def test_the_callbacks_command_passes_lgmocks_own_receiver(server: RunningServer
 
 
 def test_the_report_covers_the_client_run_after_the_mark(
-    server: RunningServer, written: list[Path]
+    lg_sandbox: Sandbox, written: list[Path]
 ) -> None:
     written.append(REPO / "contract-report.xml")
     run = run_doc_block(
-        "docs/contract-kit.md", "kit-report", sandbox=server.base_url, timeout=600
+        "docs/contract-kit.md", "kit-report", sandbox=lg_sandbox.base_url, timeout=600
     ).check()
     assert "**PASSED**" in run.stdout
     assert "Scope: journal entries after #" in run.stdout

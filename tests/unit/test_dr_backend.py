@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mockserver import scenario
-from mockserver.backends import dr_signals
+from mockserver.backends import dr_checks, dr_signals
 from mockserver.backends.dr_model import TemperatureBounds
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
@@ -21,6 +21,32 @@ U1, U2, LG_ONLY = "KR1", "KR2", "KR3"
 AC1, AC2, FRIDGE, AC_OTHER = "ac-1", "ac-2", "fridge-1", "ac-9"
 START = 1767225600000  # 2026-01-01T00:00:00Z, the frozen sandbox clock
 MINUTE = 60_000
+
+
+# The handlers parse DR bodies into the model's objects before calling the backend;
+# these do the same for the backend's tests.
+def as_group(body: Any) -> Any:
+    return dr_checks.parse_group(body, "body")
+
+
+def as_user(dr: Any, body: Any) -> Any:
+    return dr_checks.parse_user(body, "body", int(dr.clock.timestamp()))
+
+
+def as_target(body: Any) -> Any:
+    return dr_checks.parse_target(body, "body")
+
+
+def as_opt(body: Any) -> str:
+    return dr_checks.opt(dr_checks.as_object(body, "body"), "body")
+
+
+def as_batch(body: Any) -> Any:
+    return dr_checks.parse_batch(body, "body")
+
+
+def as_zip(body: Any) -> Any:
+    return dr_checks.parse_zip_request(body, "body")
 
 
 def _ac(device_id: str, owner: str, target: int, model: str = "RAC_056905_WW") -> dict:
@@ -109,8 +135,8 @@ def event_body(**extra: Any) -> dict:
 @pytest.fixture
 def enrolled(sandbox: Sandbox) -> Sandbox:
     dr = sandbox.dr
-    dr.put_group(P1, {"groupId": "g1", "partnerId": P1, "areaCode": "1168011000"})
-    dr.create_user(P1, user_body(groupId="g1"))
+    dr.put_group(P1, as_group({"groupId": "g1", "partnerId": P1, "areaCode": "1168011000"}))
+    dr.create_user(P1, as_user(dr, user_body(groupId="g1")))
     return sandbox
 
 
@@ -134,15 +160,15 @@ def move(sandbox: Sandbox, minutes: float) -> None:
 
 def test_group_upsert_and_isolation(enrolled: Sandbox) -> None:
     dr = enrolled.dr
-    dr.put_group(P1, {"groupId": "g1", "partnerId": P1, "groupName": "renamed"})
+    dr.put_group(P1, as_group({"groupId": "g1", "partnerId": P1, "groupName": "renamed"}))
     assert dr.group(P1, "g1").to_api()["groupName"] == "renamed"
     assert [g.group_id for g in dr.groups_of(P1, P1)] == ["g1"]
     assert refused(lambda: dr.group(P2, "g1")).reason is Err.DR_GROUP_NOT_FOUND
-    taken = refused(lambda: dr.put_group(P2, {"groupId": "g1", "partnerId": P2}))
+    taken = refused(lambda: dr.put_group(P2, as_group({"groupId": "g1", "partnerId": P2})))
     assert taken.reason is Err.DR_GROUP_EXISTS
     assert refused(lambda: dr.groups_of(P1, P2)).reason is Err.FORBIDDEN
     assert refused(lambda: dr.groups_of(P1, "nobody")).reason is Err.DR_PARTNER_NOT_FOUND
-    foreign = refused(lambda: dr.put_group(P1, {"groupId": "g2", "partnerId": P2}))
+    foreign = refused(lambda: dr.put_group(P1, as_group({"groupId": "g2", "partnerId": P2})))
     assert foreign.reason is Err.FORBIDDEN and foreign.field == "body.partnerId"
 
 
@@ -155,7 +181,7 @@ def test_group_upsert_and_isolation(enrolled: Sandbox) -> None:
     ],
 )
 def test_group_body_rules(sandbox: Sandbox, body: dict, field: str) -> None:
-    error = refused(lambda: sandbox.dr.put_group(P1, body))
+    error = refused(lambda: sandbox.dr.put_group(P1, as_group(body)))
     assert error.reason is Err.INVALID_BODY and error.field == field
 
 
@@ -169,14 +195,21 @@ def test_user_rules(enrolled: Sandbox) -> None:
         "partnerId": P1,
         "groupId": "g1",
     }
-    assert refused(lambda: dr.create_user(P1, user_body(code="x"))).reason is Err.DR_USER_EXISTS
-    same_code = refused(lambda: dr.create_user(P2, user_body(U2, P2, "auth-1")))
+    assert (
+        refused(lambda: dr.create_user(P1, as_user(dr, user_body(code="x")))).reason
+        is Err.DR_USER_EXISTS
+    )
+    same_code = refused(lambda: dr.create_user(P2, as_user(dr, user_body(U2, P2, "auth-1"))))
     assert same_code.reason is Err.DR_AUTH_CODE_CONNECTED
     assert same_code.field == "body.partner.authCodeExt"
-    no_group = refused(lambda: dr.create_user(P1, user_body(U2, code="c2", groupId="g9")))
+    no_group = refused(
+        lambda: dr.create_user(P1, as_user(dr, user_body(U2, code="c2", groupId="g9")))
+    )
     assert no_group.reason is Err.DR_GROUP_NOT_FOUND and no_group.field == "body.groupId"
     assert refused(lambda: dr.user(P2, U1)).reason is Err.DR_USER_NOT_FOUND
-    seconds = refused(lambda: dr.create_user(P1, user_body(U2, code="c2", insertTs=START)))
+    seconds = refused(
+        lambda: dr.create_user(P1, as_user(dr, user_body(U2, code="c2", insertTs=START)))
+    )
     assert seconds.reason is Err.INVALID_BODY and seconds.field == "body.insertTs"
 
 
@@ -184,10 +217,12 @@ def test_partner_user_id_links_one_user(enrolled: Sandbox) -> None:
     dr = enrolled.dr
     body = user_body(U2, code="c2")
     body["partner"]["partnerUserId"] = "crm-7"
-    dr.create_user(P1, body)
+    dr.create_user(P1, as_user(dr, body))
     again = user_body(LG_ONLY, code="c3")
     again["partner"]["partnerUserId"] = "crm-7"
-    assert refused(lambda: dr.create_user(P1, again)).reason is Err.DR_PARTNER_USER_EXISTS
+    assert (
+        refused(lambda: dr.create_user(P1, as_user(dr, again))).reason is Err.DR_PARTNER_USER_EXISTS
+    )
 
 
 def test_user_devices_come_from_the_simulator(enrolled: Sandbox) -> None:
@@ -245,11 +280,11 @@ def test_unknown_event_targets(enrolled: Sandbox, target: dict, reason: Err) -> 
 def test_event_upsert_keeps_opt_and_isolates_partners(enrolled: Sandbox) -> None:
     dr = enrolled.dr
     dr.put_event(P1, event_body())
-    dr.update_target(P1, "e1", U1, {"opt": "OUT"})
+    dr.update_target(P1, "e1", U1, as_opt({"opt": "OUT"}))
     dr.put_event(P1, event_body(eventName="renamed"))
     event = dr.event(P1, "e1")
     assert event.event_name == "renamed" and event.targets[U1].opt == "OUT"
-    dr.create_user(P2, user_body(U2, P2, "c2"))
+    dr.create_user(P2, as_user(dr, user_body(U2, P2, "c2")))
     other = event_body(partnerId=P2, targets=[{"targetType": "USER", "targetIds": [U2]}])
     assert refused(lambda: dr.put_event(P2, other)).reason is Err.DR_EVENT_EXISTS
     assert refused(lambda: dr.event(P2, "e1")).reason is Err.DR_EVENT_NOT_FOUND
@@ -258,14 +293,19 @@ def test_event_upsert_keeps_opt_and_isolates_partners(enrolled: Sandbox) -> None
 def test_target_operations(enrolled: Sandbox) -> None:
     dr = enrolled.dr
     dr.put_event(P1, event_body())
-    added = dr.add_target(P1, "e1", {"type": "DEVICE", "id": AC2, "opt": "OUT"})
+    added = dr.add_target(P1, "e1", as_target({"type": "DEVICE", "id": AC2, "opt": "OUT"}))
     assert added.to_api() == {"type": "DEVICE", "id": AC2, "opt": "OUT"}
-    again = refused(lambda: dr.add_target(P1, "e1", {"type": "DEVICE", "id": AC2, "opt": "IN"}))
+    again = refused(
+        lambda: dr.add_target(P1, "e1", as_target({"type": "DEVICE", "id": AC2, "opt": "IN"}))
+    )
     assert again.reason is Err.DR_TARGET_EXISTS
-    assert refused(lambda: dr.update_target(P1, "e1", "x", {"opt": "IN"})).reason is (
+    assert refused(lambda: dr.update_target(P1, "e1", "x", as_opt({"opt": "IN"}))).reason is (
         Err.DR_TARGET_NOT_FOUND
     )
-    assert refused(lambda: dr.update_target(P1, "e1", AC2, {"opt": "MAYBE"})).field == "body.opt"
+    assert (
+        refused(lambda: dr.update_target(P1, "e1", AC2, as_opt({"opt": "MAYBE"}))).field
+        == "body.opt"
+    )
     # a second event over the same time may not name the same device as a DEVICE target
     second = event_body(eventId="e2", targets=[{"targetType": "DEVICE", "targetIds": [AC2]}])
     assert refused(lambda: dr.put_event(P1, second)).reason is Err.DR_DEVICE_EXISTS
@@ -279,19 +319,29 @@ def test_batch_applies_good_items_and_reports_bad_ones(enrolled: Sandbox) -> Non
     results = dr.batch_targets(
         P1,
         "e1",
-        [
-            {"action": "create", "path": "/", "value": {"type": "DEVICE", "id": AC1, "opt": "IN"}},
-            {"action": "update", "path": "/missing", "value": {"opt": "OUT"}},
-            {"action": "replace", "path": f"/{U1}", "value": {"opt": "OUT"}},
-            {"action": "delete", "path": f"/{U1}", "value": {}},
-            {"action": "create", "path": "/x", "value": {"type": "USER", "id": U1, "opt": "IN"}},
-        ],
+        as_batch(
+            [
+                {
+                    "action": "create",
+                    "path": "/",
+                    "value": {"type": "DEVICE", "id": AC1, "opt": "IN"},
+                },
+                {"action": "update", "path": "/missing", "value": {"opt": "OUT"}},
+                {"action": "replace", "path": f"/{U1}", "value": {"opt": "OUT"}},
+                {"action": "delete", "path": f"/{U1}", "value": {}},
+                {
+                    "action": "create",
+                    "path": "/x",
+                    "value": {"type": "USER", "id": U1, "opt": "IN"},
+                },
+            ]
+        ),
     )
     reasons = [r.error.reason if r.error else None for r in results]
     assert reasons == [None, Err.DR_TARGET_NOT_FOUND, None, Err.INVALID_BODY, Err.INVALID_BODY]
     event = dr.event(P1, "e1")
     assert event.targets[AC1].opt == "IN" and event.targets[U1].opt == "OUT"
-    malformed = refused(lambda: dr.batch_targets(P1, "e1", [{"action": "create"}]))
+    malformed = refused(lambda: dr.batch_targets(P1, "e1", as_batch([{"action": "create"}])))
     assert malformed.reason is Err.MISSING_BODY_FIELD and malformed.field == "body[0].path"
 
 
@@ -301,7 +351,7 @@ def test_batch_applies_good_items_and_reports_bad_ones(enrolled: Sandbox) -> Non
 def test_window_applies_restores_and_spares_opted_out(enrolled: Sandbox) -> None:
     dr = enrolled.dr
     dr.put_event(P1, event_body(targets=[{"targetType": "GROUP", "targetIds": ["g1"]}]))
-    dr.add_target(P1, "e1", {"type": "DEVICE", "id": AC2, "opt": "OUT"})
+    dr.add_target(P1, "e1", as_target({"type": "DEVICE", "id": AC2, "opt": "OUT"}))
     move(enrolled, 5)
     assert target_temperature(enrolled, AC1) == 22  # not yet
     move(enrolled, 10)
@@ -344,7 +394,7 @@ def test_opting_out_during_the_window_restores_at_once(enrolled: Sandbox) -> Non
     dr.put_event(P1, event_body())
     move(enrolled, 11)
     assert target_temperature(enrolled, AC1) == 26
-    dr.add_target(P1, "e1", {"type": "DEVICE", "id": AC1, "opt": "OUT"})
+    dr.add_target(P1, "e1", as_target({"type": "DEVICE", "id": AC1, "opt": "OUT"}))
     assert target_temperature(enrolled, AC1) == 22
     assert dr.event(P1, "e1").series[AC1].rows[-1]["reason"] == "opt"
 
@@ -433,7 +483,7 @@ def test_data_zip_lifecycle(enrolled: Sandbox) -> None:
     dr.put_event(P1, event_body())
     move(enrolled, 45)
     made = dr.create_file(
-        P1, {"eventId": "e1", "targets": [{"targetType": "USER", "targetId": U1}]}
+        P1, as_zip({"eventId": "e1", "targets": [{"targetType": "USER", "targetId": U1}]})
     )
     assert made.file_name == f"data-zip-e1-{START + 45 * MINUTE}.zip"
     assert refused(lambda: dr.file(P1, made.file_name)).reason is Err.DR_ZIP_FILE_NOT_FOUND
@@ -457,7 +507,9 @@ def test_data_zip_lifecycle(enrolled: Sandbox) -> None:
         Err.FORBIDDEN
     )
     not_a_target = {"eventId": "e1", "targets": [{"targetType": "GROUP", "targetId": U1}]}
-    assert refused(lambda: dr.create_file(P1, not_a_target)).reason is Err.DR_TARGET_NOT_FOUND
+    assert (
+        refused(lambda: dr.create_file(P1, as_zip(not_a_target))).reason is Err.DR_TARGET_NOT_FOUND
+    )
 
 
 def test_an_unsigned_name_is_never_served(enrolled: Sandbox) -> None:
@@ -475,9 +527,9 @@ def test_an_unsigned_name_is_never_served(enrolled: Sandbox) -> None:
 def test_export_load_export_is_identical_mid_window(enrolled: Sandbox) -> None:
     dr = enrolled.dr
     dr.put_event(P1, event_body())
-    dr.add_target(P1, "e1", {"type": "DEVICE", "id": AC2, "opt": "OUT"})
+    dr.add_target(P1, "e1", as_target({"type": "DEVICE", "id": AC2, "opt": "OUT"}))
     move(enrolled, 11)
-    dr.create_file(P1, {"eventId": "e1"})
+    dr.create_file(P1, as_zip({"eventId": "e1"}))
     first = scenario.export(enrolled)
     again = scenario.load(copy.deepcopy(first), "export")
     assert scenario.export(again) == first

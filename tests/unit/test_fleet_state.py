@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mockserver import scenario
+from mockserver.backends.dr_checks import parse_group
 from mockserver.runtime import Runtime
 
 PARTNER = "fleet-partner"
@@ -73,7 +74,7 @@ def test_reset_restores_a_changed_device_dr_entity_subscription_and_clock() -> N
     sandbox.thinq.subscribe_events(
         sandbox.accounts.services["fleet-service"], sandbox.accounts.users[USER], 1
     )
-    sandbox.dr.put_group(PARTNER, {"groupId": "block-b", "partnerId": PARTNER})
+    sandbox.dr.put_group(PARTNER, parse_group({"groupId": "block-b", "partnerId": PARTNER}, "body"))
     sandbox.clock.advance(3600)
     assert canonical(scenario.export(sandbox)) != before
 
@@ -128,7 +129,7 @@ def test_take_changes_names_changed_devices_and_families_once() -> None:
     ac, washer = f"{0:064x}", f"{1:064x}"
     sandbox.devices.control(ac, {"temperature": {"targetTemperature": 18}})
     sandbox.devices.set_online(washer, False)
-    sandbox.dr.put_group(PARTNER, {"groupId": "block-b", "partnerId": PARTNER})
+    sandbox.dr.put_group(PARTNER, parse_group({"groupId": "block-b", "partnerId": PARTNER}, "body"))
     sandbox.thinq.subscribe_push(
         sandbox.accounts.services["fleet-service"], sandbox.accounts.users[USER]
     )
