@@ -107,6 +107,12 @@ def test_unusable_state_file_stops_the_start_and_is_kept(
 ) -> None:
     state_file = tmp_path / "state.json"
     state_file.write_text(content)
+    assert_start_refused(state_file, reason)
+
+
+def assert_start_refused(state_file: Path, reason: str) -> None:
+    """`lgmock serve --state-file` stops with exit 2 and ``reason``; the file is unchanged."""
+    before = state_file.read_bytes()
     result = subprocess.run(
         [*lgmock_command(), "serve", "--port", str(free_port()), "--state-file", str(state_file)],
         capture_output=True,
@@ -115,7 +121,7 @@ def test_unusable_state_file_stops_the_start_and_is_kept(
     )
     assert result.returncode == 2
     assert reason in result.stderr and str(state_file) in result.stderr
-    assert state_file.read_text() == content
+    assert state_file.read_bytes() == before
 
 
 def sqlite_file(path: Path, version: str) -> None:
@@ -141,16 +147,7 @@ def test_unusable_state_database_stops_the_start_and_is_kept(
 ) -> None:
     state_file = tmp_path / "state.db"
     make(state_file)
-    before = state_file.read_bytes()
-    result = subprocess.run(
-        [*lgmock_command(), "serve", "--port", str(free_port()), "--state-file", str(state_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert reason in result.stderr and str(state_file) in result.stderr
-    assert state_file.read_bytes() == before
+    assert_start_refused(state_file, reason)
 
 
 def kill9_and_restart(server: RunningServer, tmp_path: Path, state_file: Path) -> RunningServer:
