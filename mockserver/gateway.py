@@ -61,9 +61,6 @@ class Gateway:
         record = _open_record(scope, self.runtime)
         token = request_context.begin(record)
         try:
-            send = _tracking_headers(record, send)
-            if self.runtime.store is not None:
-                send = committing(self.runtime, record.api, send)
             operation = operations.find(record.method, record.path)
             if operation is not None:
                 record.operation_id = operation.operation_id
@@ -81,11 +78,19 @@ class Gateway:
                     await self.pipeline.serve(bound, record, body, scope, receive, send)
 
             if record.api is Api.SANDBOX:
-                await serve(send)
+                await serve(self._answering(record, send))
                 return None
             return await self._vendor_call(record, body, refusal is not None, serve, send)
         finally:
             request_context.end(token)
+
+    def _answering(self, record: RequestRecord, send: Send) -> Send:
+        """``send`` as the app's answers go out: the state file committed first (a change
+        is on disk before the client hears of it), then the tracking headers."""
+        send = _tracking_headers(record, send)
+        if self.runtime.store is not None:
+            send = committing(self.runtime, record.api, send)
+        return send
 
     async def _vendor_call(
         self,
@@ -98,7 +103,9 @@ class Gateway:
         """A vendor API call: journaled, and open to injected faults."""
         record.caller = caller_name(record.api, record.headers)
         tap = JournalTap(record, body)
-        send = tap.send(send)
+        # Tracking headers outside the tap: the journal keeps the answer as the client
+        # got it, X-Request-Id and X-Response-Code included.
+        send = self._answering(record, tap.send(send))
         try:
             # A body over the limits is refused as it is, faults or not.
             outcome = Injection.SERVE if refused else await fault_injection.apply(record, send)

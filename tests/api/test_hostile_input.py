@@ -76,6 +76,21 @@ def test_a_yaml_scenario_nested_by_indentation_is_refused(hostile: httpx.Client)
     assert hostile.get("/_sandbox/health").json()["devices"] > 0  # the state did not change
 
 
+def test_a_yaml_alias_bomb_is_refused_at_once(hostile: httpx.Client) -> None:
+    # 60 aliases, under 400 bytes, 10 million nodes once expanded: used to hold the
+    # server for 20 s; 9 levels would hold it for hours.
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    for n in range(1, 9):
+        lines.append(f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 10) + "]")
+    answer = hostile.post(
+        "/_sandbox/scenario",
+        content="\n".join(lines).encode(),
+        headers={"Content-Type": "application/yaml"},
+        timeout=10,
+    )
+    assert_refused(answer, "sandbox", "YAML aliases")
+
+
 @pytest.mark.parametrize("size", [MIB + 1, 10 * MIB])
 def test_bodies_over_the_size_limit_are_refused(hostile: httpx.Client, size: int) -> None:
     body = b'{"a": "' + b"x" * size + b'"}'

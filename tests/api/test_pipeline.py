@@ -103,3 +103,18 @@ def test_control_api_answers_only_statuses_its_spec_declares(
     declared = set(map(str, item[method.lower()]["responses"]))
     assert str(answer.status_code) in declared, (answer.status_code, declared)
     assert answer.json()["error"]["code"]
+
+
+def test_the_journal_keeps_the_answer_as_the_client_got_it(http: httpx.Client) -> None:
+    headers = bc_headers(http)
+    answer = http.get(f"/bc/v1/devices/{OFFICE_AC}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    entries = http.get("/_sandbox/journal", params={"limit": 10000}).json()["items"]
+    entry = next(
+        e for e in entries if e["request"]["headers"].get("x-message-id") == headers["X-Message-Id"]
+    )
+    assert entry["response"]["code"] == "2000"
+    kept = {k.lower(): v for k, v in entry["response"]["headers"].items()}
+    assert kept["x-request-id"] == answer.headers["X-Request-Id"]
+    assert kept["x-response-code"] == "2000"
+    assert kept["x-message-id"] == headers["X-Message-Id"]

@@ -11,6 +11,7 @@ from mockserver.errors import Api, Err
 from mockserver.journal import JournalEntry
 from mockserver.limits import (
     BodyLimits,
+    alias_expansion,
     check_body,
     check_length,
     limits_for,
@@ -86,3 +87,19 @@ def test_an_unexpected_error_logs_its_traceback(caplog: pytest.LogCaptureFixture
     assert answer.status_code == 500
     assert "Traceback" in caplog.text and "KeyError: 'missing'" in caplog.text
     assert "NoneType: None" not in caplog.text
+
+
+def laughs(levels: int) -> bytes:
+    """A "billion laughs" document: each level ten aliases of the one before."""
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    for n in range(1, levels + 1):
+        lines.append(f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 10) + "]")
+    return "\n".join(lines).encode()
+
+
+def test_yaml_alias_expansion_is_counted_without_building_anything() -> None:
+    assert alias_expansion(b"p: &p {a: 1, b: [1, 2]}\nx: *p\ny: *p\n") == 14
+    assert alias_expansion(b'{"a": "&x *x"}') == 0  # no anchors: a string is a string
+    assert alias_expansion(laughs(9), stop_after=1000) <= 1000 + 10**3  # stopped early
+    assert check_body(laughs(9), limits_for(Api.SANDBOX)) is not None
+    assert check_body(laughs(3), limits_for(Api.SANDBOX)) is None  # 11,110 nodes: fine
