@@ -33,12 +33,18 @@ def receiver(http: httpx.Client) -> Iterator[CallbackReceiver]:
         yield running
 
 
-def thinq_headers(token: str = KR_TOKEN, country: str = "KR") -> dict[str, str]:
+def thinq_headers(
+    token: str = KR_TOKEN,
+    country: str = "KR",
+    *,
+    service: str = SERVICE,
+    service_key: str = SERVICE_KEY,
+) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {token}",
         "x-message-id": new_message_id(),
-        "x-service-id": SERVICE,
-        "x-service-key": SERVICE_KEY,
+        "x-service-id": service,
+        "x-service-key": service_key,
         "x-country-code": country,
     }
 

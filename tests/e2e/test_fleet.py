@@ -18,6 +18,7 @@ import pytest
 from contract_tests.receiver import CallbackReceiver
 from mockserver import generator
 from mockserver.errors import new_message_id
+from tests.api.test_thinq_async import thinq_headers
 from tests.doc_blocks import run_doc_block
 from tests.support import RunningServer, lgmock_command, start_server, stop_server
 
@@ -133,13 +134,12 @@ def test_a_fan_out_bigger_than_one_part_delivers_one_callback_per_device(
     service, user = fleet["services"][0], fleet["users"][0]
     owned = [d["deviceId"] for d in fleet["devices"] if d["owner"] == user["userNumber"]]
     assert len(owned) > 1_000  # more than the 202 waits for
-    headers = {
-        "Authorization": f"Bearer {user['accessToken']}",
-        "x-message-id": new_message_id(),
-        "x-service-id": service["serviceId"],
-        "x-service-key": service["serviceKey"],
-        "x-country-code": user["countryCode"],
-    }
+    headers = thinq_headers(
+        user["accessToken"],
+        user["countryCode"],
+        service=service["serviceId"],
+        service_key=service["serviceKey"],
+    )
     answer = http.post("/v2/devices/status-async", headers=headers)
     assert answer.status_code == 202, answer.text
     request_id = answer.json()["requestId"]

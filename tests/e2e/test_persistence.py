@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver
-from mockserver.errors import new_message_id
-from tests.api.test_thinq_async import call_async
+from tests.api.test_thinq_async import call_async, thinq_headers
 from tests.support import (
     KR_AC,
     KR_FRIDGE,
@@ -330,13 +329,12 @@ def test_kill9_right_after_a_fleet_fan_out_loses_none_of_it(tmp_path: Path) -> N
         tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file)
     )
     user, service = fleet["users"][0], fleet["services"][0]
-    headers = {
-        "Authorization": f"Bearer {user['accessToken']}",
-        "x-message-id": new_message_id(),
-        "x-service-id": service["serviceId"],
-        "x-service-key": service["serviceKey"],
-        "x-country-code": user["countryCode"],
-    }
+    headers = thinq_headers(
+        user["accessToken"],
+        user["countryCode"],
+        service=service["serviceId"],
+        service_key=service["serviceKey"],
+    )
     try:
         with httpx.Client(base_url=server.base_url, timeout=60) as http:
             answer = http.post("/v2/devices/status-async", headers=headers)
