@@ -10,7 +10,7 @@ backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +20,10 @@ from mockserver.backends.devices import (
     DeviceChange,
     DeviceEvent,
     DeviceInfo,
+    DeviceRecord,
     DeviceStore,
     DeviceUpdate,
+    Fleet,
 )
 from mockserver.backends.dr_model import (
     ACTIVE,
@@ -30,7 +32,6 @@ from mockserver.backends.dr_model import (
     GROUP,
     OPT_IN,
     SCHEDULED,
-    SPECIFICITY,
     USER,
     Control,
     DrEvent,
@@ -55,13 +56,91 @@ END, SAMPLE, START = 0, 1, 2
 
 @dataclass
 class Member:
-    """A device an event reaches: through which targets, and whether it takes part."""
+    """A device an event reaches: through which targets, and whether it takes part.
 
-    device: Device
+    It holds what a listing holds (``info``): the full device, with its status, is made
+    only when a signal reaches it or a row is read from it (``device``), so an event over
+    100,000 devices costs a record each until they are touched.
+    """
+
+    info: DeviceInfo
     user: DrUser
     opt: str  # the most specific covering target's
-    covering: list[str]  # keys of every target that reaches it
+    covering: tuple[str, ...]  # keys of every target that reaches it, most specific first
     participating: bool
+    store: DeviceStore = field(repr=False, compare=False)
+
+    @property
+    def device_id(self) -> str:
+        return self.info.device_id
+
+    @property
+    def device(self) -> Device:
+        return self.store.get(self.info.device_id)
+
+    @property
+    def online(self) -> bool:
+        current = self.store.info(self.info.device_id)
+        return current is not None and current.online
+
+
+class Reach:
+    """One event's targets as a device's owner and type see them, worked out once each.
+
+    Finding the members of an event over a fleet asks the same of every device of one
+    user (its USER or GROUP target) and of one model (a matching signal).
+    """
+
+    def __init__(self, event: DrEvent) -> None:
+        self.event = event
+        self._users: dict[str, tuple[Target | None, tuple[str, ...]]] = {}
+        self._models: dict[tuple[str, str], bool] = {}
+
+    def of_user(self, user: DrUser) -> tuple[Target | None, tuple[str, ...]]:
+        """The user's most specific target (USER, else GROUP) and the keys of both."""
+        known = self._users.get(user.user_no)
+        if known is None:
+            targets = self.event.targets
+            found = [
+                target
+                for kind, target_id in ((USER, user.user_no), (GROUP, user.group_id))
+                if target_id
+                and (target := targets.get(target_id)) is not None
+                and target.type == kind
+            ]
+            known = (found[0] if found else None, tuple(t.key for t in found))
+            self._users[user.user_no] = known
+        return known
+
+    def signalled(self, device_type: str, model_name: str) -> bool:
+        """Whether a signal of the event is for this device type and model."""
+        key = (device_type, model_name)
+        known = self._models.get(key)
+        if known is None:
+            known = self._models[key] = any(
+                signal.matches(device_type, model_name) for signal in self.event.signals
+            )
+        return known
+
+
+@dataclass(frozen=True, slots=True)
+class PristineRow:
+    """A row of a device that had never changed when it was taken (a ``LaterRow``).
+
+    Such a device reads as its scenario record says, so the row is worked out from the
+    record when it is first read, whatever the device did since.
+    """
+
+    fleet: Fleet
+    record: DeviceRecord
+    epoch_ms: int
+    reason: str
+    opt: str
+    participating: bool
+
+    def realise(self) -> dict[str, Any]:
+        device = Device.from_record(self.record, self.fleet.status_of(self.record))
+        return signals.sample(device, self.epoch_ms, self.reason, self.opt, self.participating)
 
 
 class EventWindows:
@@ -164,26 +243,22 @@ class EventWindows:
 
     # ------------------------------------------------------------------ devices
 
-    def _member(self, event: DrEvent, device: DeviceInfo, user: DrUser) -> Member | None:
-        best: Target | None = None
-        covering = []
-        candidates = ((DEVICE, device.device_id), (USER, user.user_no), (GROUP, user.group_id))
-        for kind, target_id in candidates:
-            target = event.targets.get(target_id) if target_id else None
-            if target is None or target.type != kind:
-                continue
-            covering.append(target.key)
-            if best is None or SPECIFICITY[kind] > SPECIFICITY[best.type]:
-                best = target
+    def _member(
+        self, event: DrEvent, device: DeviceInfo, user: DrUser, reach: Reach | None = None
+    ) -> Member | None:
+        reach = reach or Reach(event)
+        best, covering = reach.of_user(user)
+        named = event.targets.get(device.device_id)
+        if named is not None and named.type == DEVICE:  # the most specific kind
+            best, covering = named, (named.key, *covering)
         if best is None:
             return None
         participating = (
             best.opt == OPT_IN
             and device.device_id not in user.excluded_devices
-            and any(s.matches(device.device_type, device.model_name) for s in event.signals)
+            and reach.signalled(device.device_type, device.model_name)
         )
-        # A member is touched by the event: from here on it is a full device.
-        return Member(self.devices.get(device.device_id), user, best.opt, covering, participating)
+        return Member(device, user, best.opt, covering, participating, self.devices)
 
     def members(self, event: DrEvent) -> dict[str, Member]:
         """The devices ``event`` reaches, found from its targets (never the whole fleet)."""
@@ -213,10 +288,12 @@ class EventWindows:
             if user.group_id in groups:
                 candidates.update(dict.fromkeys(self.devices.owned_ids(user.user_no)))
         members = {}
+        reach = Reach(event)  # what every device of one user, or of one type, shares
+        info_of = self.devices.info
         for device_id in candidates:
-            info = self.devices.info(device_id)
+            info = info_of(device_id)
             user = users.get(info.owner) if info is not None and info.owner else None
-            member = self._member(event, info, user) if info is not None and user else None
+            member = self._member(event, info, user, reach) if info is not None and user else None
             if member is not None:
                 members[device_id] = member
         return members
@@ -247,7 +324,7 @@ class EventWindows:
                     if member is not None:
                         changed.append((event, member))
         for device_id, (event, member) in desired.items():
-            if not member.device.online:
+            if not member.online:
                 continue  # a signal cannot reach it; it is applied once it is back
             control = event.controls.get(device_id)
             fresh = control is None
@@ -323,9 +400,9 @@ class EventWindows:
     # ------------------------------------------------------------------ monitoring
 
     def _series(self, event: DrEvent, member: Member) -> Series:
-        series = event.series.get(member.device.device_id)
+        series = event.series.get(member.device_id)
         if series is None:
-            series = event.series[member.device.device_id] = new_series(member)
+            series = event.series[member.device_id] = new_series(member)
         for key in member.covering:
             if key not in series.targets:
                 series.targets.append(key)
@@ -344,23 +421,45 @@ class EventWindows:
         reason: str | None,
         force: bool,
     ) -> None:
-        last = series.rows[-1] if series.rows else None
-        if last is not None:
-            at_ms = max(at_ms, int(last["epochMs"]))
-        participating = member.device.device_id in event.controls
+        store = self.devices
+        device_id = member.device_id
+        participating = device_id in event.controls
+        version = store.version(device_id)
+        last_ms = series.last_epoch_ms()
+        if last_ms is not None:
+            at_ms = max(at_ms, last_ms)
+        if (
+            not force
+            and version == series.seen_version
+            and _same_part(series, member.opt, participating)
+        ):
+            return  # nothing the row reads has changed since the last one
+        if reason == "interval":
+            if series.interval_rows >= MAX_INTERVAL_ROWS:
+                return
+            series.interval_rows += 1
+        series.seen_version = version
+        pristine = store.pristine(device_id) if force else None
+        if pristine is not None:
+            # Made when read: a window opening over a whole fleet costs a record each.
+            later = PristineRow(
+                store.fleet, pristine, at_ms, reason or "change", member.opt, participating
+            )
+            series.entries.append(later)
+            return
         row = signals.sample(member.device, at_ms, reason or "change", member.opt, participating)
-        if not force and last is not None and signals.same_reading(row, last):
+        if force:
+            series.entries.append(row)
+            return
+        last = series.last_row()
+        if last is not None and signals.same_reading(row, last):
             return
         if reason is None and last is not None:
             if last.get("opt") != row["opt"]:
                 row["reason"] = "opt"
             elif last.get("participating") != row["participating"]:
                 row["reason"] = "control"
-        if reason == "interval":
-            if series.interval_rows >= MAX_INTERVAL_ROWS:
-                return
-            series.interval_rows += 1
-        series.rows.append(row)
+        series.entries.append(row)
 
     def heard(self, change: DeviceEvent) -> None:
         """A device changed (any API, the control API, a timer): record it in open events."""
@@ -384,8 +483,18 @@ class EventWindows:
                 self.changed()
 
 
+def _same_part(series: Series, opt: str, participating: bool) -> bool:
+    """Whether the series' last row has this opt and participation (False without rows)."""
+    if not series.entries:
+        return False
+    last = series.entries[-1]
+    if isinstance(last, dict):
+        return last.get("opt") == opt and last.get("participating") == participating
+    return last.opt == opt and last.participating == participating  # type: ignore[attr-defined]
+
+
 def new_series(member: Member) -> Series:
-    device = member.device
+    device = member.info
     return Series(
         member.user.user_no,
         device.device_type,
