@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mockserver.backends.dr_zip import ZipJob
 
 GROUP = "GROUP"
 USER = "USER"
@@ -363,7 +366,17 @@ class DataFile:
     created_ms: int
     ready_ms: int
     expires_ms: int
-    content: bytes
+    content: bytes | None  # None while its job is still making it (a fleet's zip)
+    job: ZipJob | None = field(default=None, repr=False, compare=False)
+
+    def built(self) -> bytes:
+        """The bytes, made here and now if the job has not finished them (an export)."""
+        if self.content is None:
+            assert self.job is not None, "a data file has its content or its job"
+            for _ in self.job.take_rows():
+                pass
+            self.content = self.job.compress()
+        return self.content
 
     def to_scenario(self) -> dict[str, Any]:
         return {
@@ -373,5 +386,5 @@ class DataFile:
             "createdTs": self.created_ms,
             "readyTs": self.ready_ms,
             "expiresTs": self.expires_ms,
-            "content": base64.b64encode(self.content).decode("ascii"),
+            "content": base64.b64encode(self.built()).decode("ascii"),
         }

@@ -9,6 +9,7 @@ backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,19 @@ MAX_INTERVAL_ROWS = 7 * 24 * 12
 # Transition kinds in the order they run when due at the same instant: a device passes
 # from an event that ends to one that starts.
 END, SAMPLE, START = 0, 1, 2
+# A window opened by a DR call over more members than this may be opened in parts after
+# the call's answer (``settle(later=True)``, ``open_part``), PART members at a time.
+OPEN_INLINE_MEMBERS = 1_000
+OPEN_PART = 500
+
+
+@dataclass
+class Opening:
+    """A window opened over a fleet, its members not all reached yet (in order)."""
+
+    event: DrEvent
+    at_ms: int
+    pending: dict[str, None]  # member ids still to reach, in members() order
 
 
 @dataclass
@@ -167,6 +181,10 @@ class EventWindows:
         # and enrolments change): one DR call asks for them several times.
         self._generation = 0
         self._members: dict[str, tuple[tuple[int, int], dict[str, Member]]] = {}
+        # At most one window opening in parts; whatever else could see it half done (a DR
+        # call, another transition, an export, a zip) finishes it first.
+        self.opening: Opening | None = None
+        self._may_defer = False
         devices.on_change(self.heard)
 
     def _now_ms(self) -> int:
@@ -192,12 +210,22 @@ class EventWindows:
             self._reconcile(now_ms)
             self.changed()
 
-    def settle(self) -> None:
-        """After a DR change: apply what became due, and record what it did to devices."""
+    def settle(self, *, later: bool = False) -> None:
+        """After a DR change: apply what became due, and record what it did to devices.
+
+        ``later``: a window this opens over more than OPEN_INLINE_MEMBERS members is
+        left as ``opening``, for the caller to go on with ``open_part`` (in parts, after
+        its answer); whatever needs it whole finishes it first.
+        """
+        self.finish_opening()
         self.changed()
         self._stale = True
         self._generation += 1
-        self.tick(self.clock.now())
+        self._may_defer = later
+        try:
+            self.tick(self.clock.now())
+        finally:
+            self._may_defer = False
         now_ms = self._now_ms()
         for event in self.events.values():
             if event.phase == ACTIVE:
@@ -225,9 +253,14 @@ class EventWindows:
         return best[0], best[1], found
 
     def _transition(self, event: DrEvent, kind: int, at_ms: int) -> None:
+        self.finish_opening()
         if kind == START:
             event.phase = ACTIVE
             event.next_sample_ms = event.start_ms + SAMPLE_INTERVAL_MS
+            members = self.members(event)
+            if self._may_defer and len(members) > OPEN_INLINE_MEMBERS:
+                self.opening = Opening(event, at_ms, dict.fromkeys(members))
+                return
             self._reconcile(at_ms, skip=event)
             self._record(event, at_ms, "start", force=True)
         elif kind == SAMPLE:
@@ -298,18 +331,79 @@ class EventWindows:
                 members[device_id] = member
         return members
 
-    def taking_part(self) -> dict[str, tuple[DrEvent, Member]]:
-        """Which event each device takes part in now: the earliest-started active one."""
-        active = sorted(
+    def taking_part(self, *, planned: bool = False) -> dict[str, tuple[DrEvent, Member]]:
+        """Which event each device takes part in now: the earliest-started active one.
+
+        A window still opening counts only the members it has reached, or all of them
+        when ``planned`` (what a listing shows: the event will reach them).
+        """
+        pending = self.opening.pending if self.opening and not planned else {}
+        desired: dict[str, tuple[DrEvent, Member]] = {}
+        for event in self._active():
+            for device_id, member in self.members(event).items():
+                if member.participating and device_id not in desired:
+                    if device_id in pending and self.opening.event is event:  # type: ignore[union-attr]
+                        continue
+                    desired[device_id] = (event, member)
+        return desired
+
+    def _active(self) -> list[DrEvent]:
+        return sorted(
             (e for e in self.events.values() if e.phase == ACTIVE),
             key=lambda e: (e.start_ms, e.event_id),
         )
-        desired: dict[str, tuple[DrEvent, Member]] = {}
-        for event in active:
-            for device_id, member in self.members(event).items():
-                if member.participating and device_id not in desired:
-                    desired[device_id] = (event, member)
-        return desired
+
+    # ------------------------------------------------------------------ openings
+
+    def open_part(self, part: int = OPEN_PART) -> bool:
+        """Reach the next ``part`` members of the window opening; whether more remain."""
+        opening = self.opening
+        if opening is None:
+            return False
+        event, members = opening.event, self.members(opening.event)
+        active = self._active()
+        for device_id in list(itertools.islice(opening.pending, part)):
+            del opening.pending[device_id]
+            member = members.get(device_id)
+            if member is not None:
+                self._open_one(event, member, opening.at_ms, active)
+        self.changed()
+        if opening.pending:
+            return True
+        self.opening = None
+        return False
+
+    def finish_opening(self) -> None:
+        while self.open_part():
+            pass
+
+    def _open_one(self, event: DrEvent, member: Member, at_ms: int, active: list[DrEvent]) -> None:
+        """What opening ``event`` does to one member: _reconcile and _record for one device."""
+        device_id = member.device_id
+        wanted = next(
+            (
+                other
+                for other in active
+                if (other is event and member.participating)
+                or (
+                    other is not event
+                    and (m := self.members(other).get(device_id)) is not None
+                    and m.participating
+                )
+            ),
+            None,
+        )
+        if wanted is event:
+            for other in self.events.values():  # it passes to this event from another
+                if other is not event and device_id in other.controls:
+                    self._release(other, device_id)
+                    held = self._member_now(other, device_id)
+                    if held is not None and other.phase == ACTIVE:
+                        self._append(other, self._series(other, held), held, at_ms, None, False)
+            if member.online:
+                control = event.controls[device_id] = Control()
+                self._enforce(event, member.device, control)
+        self._append(event, self._series(event, member), member, at_ms, "start", True)
 
     def _reconcile(self, at_ms: int, skip: DrEvent | None = None) -> None:
         """Make devices match the events: release, apply, keep within bounds; record it."""
@@ -409,7 +503,10 @@ class EventWindows:
         return series
 
     def _record(self, event: DrEvent, at_ms: int, reason: str | None, *, force: bool) -> None:
+        pending = self.opening.pending if self.opening and self.opening.event is event else {}
         for member in self.members(event).values():
+            if member.device_id in pending:
+                continue  # its start row comes when the opening reaches it
             self._append(event, self._series(event, member), member, at_ms, reason, force)
 
     def _append(
@@ -473,9 +570,12 @@ class EventWindows:
         if user is None:
             return
         now_ms = self._now_ms()
+        opening = self.opening
         for event in self._events_of(user.partner_id):
             if event.phase != ACTIVE:
                 continue
+            if opening and opening.event is event and device.device_id in opening.pending:
+                continue  # the opening reaches it later, as it is then
             member = self._member(event, device, user)
             if member is not None:
                 self._append(event, self._series(event, member), member, now_ms, None, False)
