@@ -25,8 +25,7 @@ import pytest
 from mockserver import generator
 from mockserver.backends.dr import ZIP_INLINE_DEVICES
 from mockserver.backends.dr_windows import OPEN_INLINE_MEMBERS
-from mockserver.errors import new_message_id
-from tests.support import RunningServer, start_server, stop_server
+from tests.support import RunningServer, bc_headers, fleet_dr_event, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -34,7 +33,6 @@ DEVICES = 2_400
 DR = "/bc/v1/dr"
 NOW = "2026-03-02T09:00:00+00:00"
 NOW_MS = int(datetime.fromisoformat(NOW).timestamp() * 1000)
-MINUTE = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -66,43 +64,11 @@ def server(
 
 def headers(http: httpx.Client, fleet: dict[str, Any]) -> dict[str, str]:
     partner = fleet["partners"][0]
-    token = http.post(
-        "/bc/v1/token",
-        headers={"X-Api-Key": partner["apiKey"], "X-Api-Secret": partner["apiSecret"]},
-    ).json()["access_token"]
-    return {
-        "X-Api-Key": partner["apiKey"],
-        "X-Api-Token": token,
-        "X-Message-Id": new_message_id(),
-        "X-Country-Code": "KR",
-        "X-Use-Account": "REGISTERED",
-    }
+    return bc_headers(http, key=partner["apiKey"], secret=partner["apiSecret"], country="KR")
 
 
 def fleet_event(fleet: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "eventId": "fleet-peak",
-        "eventName": "fleet peak",
-        "partnerId": fleet["partners"][0]["partnerId"],
-        "startTs": NOW_MS - MINUTE,
-        "endTs": NOW_MS + 60 * MINUTE,
-        "targets": [
-            {
-                "targetType": "GROUP",
-                "targetIds": [group["groupId"] for group in fleet["dr"]["groups"]],
-                "opt": "IN",
-            }
-        ],
-        "signals": [
-            {
-                "signalId": "cool-less",
-                "signalType": "CONTROL",
-                "deviceType": "DEVICE_AIR_CONDITIONER",
-                "controlType": "Temperature",
-                "signalData": {"temperature": {"min": 26, "max": 28, "unit": "C"}},
-            }
-        ],
-    }
+    return fleet_dr_event(fleet, NOW_MS)
 
 
 def air_conditioners(fleet: dict[str, Any]) -> list[str]:

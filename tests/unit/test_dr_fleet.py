@@ -22,9 +22,9 @@ from mockserver.backends.dr import ZIP_INLINE_DEVICES, ZIP_READY_MS
 from mockserver.backends.dr_windows import OPEN_INLINE_MEMBERS
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
+from tests.support import fleet_dr_event
 
 DEVICES = 2_400  # more than OPEN_INLINE_MEMBERS and ZIP_INLINE_DEVICES
-MINUTE = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -45,30 +45,7 @@ def partner(document: dict[str, Any]) -> str:
 
 
 def event_body(sandbox: Sandbox, document: dict[str, Any]) -> dict[str, Any]:
-    now = int(sandbox.clock.timestamp() * 1000)
-    return {
-        "eventId": "fleet-peak",
-        "eventName": "fleet peak",
-        "partnerId": partner(document),
-        "startTs": now - MINUTE,
-        "endTs": now + 60 * MINUTE,
-        "targets": [
-            {
-                "targetType": "GROUP",
-                "targetIds": [g["groupId"] for g in document["dr"]["groups"]],
-                "opt": "IN",
-            }
-        ],
-        "signals": [
-            {
-                "signalId": "cool-less",
-                "signalType": "CONTROL_RESTORE",
-                "deviceType": "DEVICE_AIR_CONDITIONER",
-                "controlType": "Temperature",
-                "signalData": {"temperature": {"min": 26, "max": 28, "unit": "C"}},
-            }
-        ],
-    }
+    return fleet_dr_event(document, int(sandbox.clock.timestamp() * 1000))
 
 
 def opened_in_parts(document: dict[str, Any]) -> Sandbox:
