@@ -94,11 +94,11 @@ class Server:
     ready_s: float
 
 
-def start(scenario_file: Path, timeout: float = 300) -> Server:
+def start(scenario_file: Path, timeout: float = 300, extra: list[str] | None = None) -> Server:
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*LGMOCK, "serve", "--port", str(port), "--scenario", str(scenario_file)],
+        [*LGMOCK, "serve", "--port", str(port), "--scenario", str(scenario_file), *(extra or [])],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

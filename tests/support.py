@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -132,3 +133,31 @@ def bc_headers(
 
 def user_headers(client: httpx.Client, bearer: str, country: str) -> dict[str, str]:
     return bc_headers(client, account="IN-HEADER", bearer=bearer, country=country)
+
+
+def fleet_dr_event(fleet: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """A DR event over every device of a generated fleet (GROUP targets naming all its
+    groups), its window open at ``now_ms``, holding the air conditioners at 26..28 °C."""
+    return {
+        "eventId": "fleet-peak",
+        "eventName": "fleet peak",
+        "partnerId": fleet["partners"][0]["partnerId"],
+        "startTs": now_ms - 60_000,
+        "endTs": now_ms + 3_600_000,
+        "targets": [
+            {
+                "targetType": "GROUP",
+                "targetIds": [group["groupId"] for group in fleet["dr"]["groups"]],
+                "opt": "IN",
+            }
+        ],
+        "signals": [
+            {
+                "signalId": "cool-less",
+                "signalType": "CONTROL",
+                "deviceType": "DEVICE_AIR_CONDITIONER",
+                "controlType": "Temperature",
+                "signalData": {"temperature": {"min": 26, "max": 28, "unit": "C"}},
+            }
+        ],
+    }

@@ -187,6 +187,9 @@ class DeviceStore:
         # those changed since the last take_changed().
         self._dirty: set[str] = set()
         self._pending: set[str] = set()
+        # How many times each changed device changed: a reader that saw version v of a
+        # device knows, at the same version, that nothing it could read has changed.
+        self._versions: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self.devices = DeviceMap(self)
 
@@ -243,6 +246,16 @@ class DeviceStore:
         """Whether the status is still the one the seed generates (nothing to store)."""
         record = self.fleet.records.get(device_id)
         return record is not None and record.status is None and device_id not in self._dirty
+
+    def pristine(self, device_id: str) -> DeviceRecord | None:
+        """The record of a fleet device never changed since this store was built, else None.
+
+        Such a device reads exactly as its record says (status and ``online``), so what it
+        reads now can be worked out later from the record alone (DR monitoring rows).
+        """
+        if device_id in self._dirty:
+            return None
+        return self.fleet.records.get(device_id)
 
     def get(self, device_id: str) -> Device:
         device = self.materialise(device_id)
@@ -334,9 +347,14 @@ class DeviceStore:
         taken, self._pending = self._pending, set()
         return taken
 
+    def version(self, device_id: str) -> int:
+        """0 for a device never changed since this store was built; +1 at each change."""
+        return self._versions.get(device_id, 0)
+
     def _mark(self, device_id: str) -> None:
         self._dirty.add(device_id)
         self._pending.add(device_id)
+        self._versions[device_id] = self._versions.get(device_id, 0) + 1
 
     def _notify(self, change: DeviceEvent) -> None:
         for listener in self._listeners:

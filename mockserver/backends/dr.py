@@ -48,11 +48,15 @@ from mockserver.backends.dr_model import (
     Touched,
 )
 from mockserver.backends.dr_windows import EventWindows, new_series
-from mockserver.backends.dr_zip import Presigner, build_zip, file_name
+from mockserver.backends.dr_zip import Presigner, ZipJob, file_name
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
 ZIP_READY_MS = 1_000
+# Up to this many devices a data zip is made inside createDrDataZipFile, as a client test
+# expects; a bigger one may be left to its job (``create_file(..., later=True)``): the
+# file answers "not ready" until the job is done and ZIP_READY_MS has passed.
+ZIP_INLINE_DEVICES = 1_000
 ZIP_KEPT_MS = 24 * 3600 * 1000
 URL_LIFETIME_S = 15 * 60
 # The key of presigned URLs when a scenario names none: one per server process, so a
@@ -227,7 +231,7 @@ class DrBackend:
 
     def user_devices(self, caller: str, user_no: str) -> list[DrDevice]:
         user = self.user(caller, user_no)
-        taking_part = self.windows.taking_part()
+        taking_part = self.windows.taking_part(planned=True)
         return [
             DrDevice(device, user, device.device_id in taking_part)
             for device in self.devices.owned_by(user.user_no)
@@ -254,8 +258,12 @@ class DrBackend:
             )
         return event
 
-    def put_event(self, caller: str, body: Any) -> DrEvent:
-        """Create an event, or update the caller's event with that id (BC-34)."""
+    def put_event(self, caller: str, body: Any, *, later: bool = False) -> DrEvent:
+        """Create an event, or update the caller's event with that id (BC-34).
+
+        ``later``: a window this opens over a fleet may be left to ``windows.open_part``
+        (EventWindows.settle); the caller goes on with it after its answer.
+        """
         event_id = body.get("eventId") if isinstance(body, dict) else None
         known = self.events.get(event_id) if isinstance(event_id, str) else None
         spec = checks.parse_event(body, "body", known.targets if known else None)
@@ -286,7 +294,7 @@ class DrBackend:
             # A window moved into the future runs again from its new start.
             if known.phase == FINISHED or (known.phase == ACTIVE and spec.start_ms > now):
                 known.phase, known.next_sample_ms = SCHEDULED, None
-        self.windows.settle()
+        self.windows.settle(later=later)
         return known or spec
 
     def _check_target(self, caller: str, target: Target, field: str) -> None:
@@ -406,8 +414,14 @@ class DrBackend:
 
     # ------------------------------------------------------------------ data files
 
-    def create_file(self, caller: str, request: checks.ZipRequest) -> DataFile:
+    def create_file(
+        self, caller: str, request: checks.ZipRequest, *, later: bool = False
+    ) -> DataFile:
+        """The data file, made now; or, if ``later`` and it holds more than
+        ZIP_INLINE_DEVICES devices, with ``content`` None and its ``job`` for the caller
+        to finish (``finish_file``)."""
         event = self.event(caller, request.event_id, "body.eventId")
+        self.windows.finish_opening()  # the zip holds what the signals did
         if request.targets is None:
             targets, keys = list(event.targets.values()), None
         else:
@@ -428,7 +442,7 @@ class DrBackend:
         while file_name(event.event_id, created) in self.files:
             created += 1
         name = file_name(event.event_id, created)
-        content = build_zip(event, self._file_series(event, keys), targets, created)
+        job = ZipJob(event, self._file_series(event, keys), targets, created)
         data = DataFile(
             name,
             caller,
@@ -436,11 +450,20 @@ class DrBackend:
             created,
             created + ZIP_READY_MS,
             created + ZIP_READY_MS + ZIP_KEPT_MS,
-            content,
+            None,
+            job,
         )
+        if not later or len(job) <= ZIP_INLINE_DEVICES:
+            data.built()
         self.files[name] = data
         self.changed()
         return data
+
+    def finish_file(self, data: DataFile, content: bytes) -> None:
+        """A job's zip is made: the file is ready once its ZIP_READY_MS has passed too."""
+        if data.content is None:  # an export may have made it meanwhile (same bytes)
+            data.content = content
+            self.changed()
 
     def _file_series(self, event: DrEvent, keys: set[str] | None) -> dict[str, Series]:
         """Recorded series of the devices the targets reached, and those they reach now."""
@@ -470,6 +493,13 @@ class DrBackend:
                 "sandbox clock",
                 field="filename",
             )
+        if data.content is None:
+            raise ApiError(
+                Err.DR_ZIP_FILE_NOT_FOUND,
+                f"{filename} is not ready yet: its {len(data.job or ())} devices' data is "
+                "still being zipped",
+                field="filename",
+            )
         if now >= data.expires_ms:
             raise ApiError(Err.DR_ZIP_FILE_NOT_FOUND, f"{filename} has expired", field="filename")
         return data
@@ -490,7 +520,7 @@ class DrBackend:
             raise ApiError(Err.FORBIDDEN, "this URL has expired (sandbox clock)", field="expires")
         data = self.files.get(filename)
         now = self._now_ms()
-        if data is None or not data.ready_ms <= now < data.expires_ms:
+        if data is None or data.content is None or not data.ready_ms <= now < data.expires_ms:
             raise ApiError(Err.DR_ZIP_FILE_NOT_FOUND, f"no file {filename}", field="filename")
         return data.content
 
@@ -597,6 +627,7 @@ class DrBackend:
             raise checks.invalid(field, f"no partner {partner_id!r} in $.partners")
 
     def export(self) -> dict[str, Any]:
+        self.windows.finish_opening()  # a state holds windows whole
         return {
             "fileSecret": self.presigner.secret,
             "groups": [group.to_scenario() for group in self.groups.values()],

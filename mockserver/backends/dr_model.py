@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mockserver.backends.dr_zip import ZipJob
 
 GROUP = "GROUP"
 USER = "USER"
@@ -219,6 +222,19 @@ class Control:
         return [touched.to_scenario() for touched in self.touched.values()]
 
 
+class LaterRow(Protocol):
+    """A monitoring row of a device that had never changed: worked out when first read.
+
+    A window opening over 100,000 devices records a row for each; for the untouched ones
+    the row follows from the device's scenario record alone, so making it (the device's
+    generated status, its reading) waits until someone reads the series (docs/scale.md).
+    """
+
+    epoch_ms: int
+
+    def realise(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class Series:
     """A device's monitoring data during an event's window (the data zip's content)."""
@@ -228,8 +244,39 @@ class Series:
     model_name: str
     alias: str
     targets: list[str] = field(default_factory=list)  # keys of every target that covered it
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    # Rows, oldest first; a LaterRow stands for a row until it is read (``rows``).
+    entries: list[dict[str, Any] | LaterRow] = field(default_factory=list)
     interval_rows: int = 0
+    # The device's version (DeviceStore.version) when its last row was written or found
+    # the same; -1: unknown (a series loaded from a scenario). Not part of the scenario.
+    seen_version: int = field(default=-1, compare=False)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, each LaterRow made (once: it is kept in its place)."""
+        return self.first_rows(len(self.entries))
+
+    def first_rows(self, count: int) -> list[dict[str, Any]]:
+        entries = self.entries
+        for index in range(count):
+            item = entries[index]
+            if not isinstance(item, dict):
+                entries[index] = item.realise()
+        return entries[:count]  # type: ignore[return-value]
+
+    def last_epoch_ms(self) -> int | None:
+        if not self.entries:
+            return None
+        last = self.entries[-1]
+        return int(last["epochMs"]) if isinstance(last, dict) else last.epoch_ms
+
+    def last_row(self) -> dict[str, Any] | None:
+        if not self.entries:
+            return None
+        last = self.entries[-1]
+        if not isinstance(last, dict):
+            last = self.entries[-1] = last.realise()
+        return last
 
     def to_scenario(self) -> dict[str, Any]:
         return {
@@ -253,7 +300,7 @@ class Series:
             model_name=data.get("modelName", ""),
             alias=data.get("alias", ""),
             targets=list(data.get("targets", [])),
-            rows=[dict(row) for row in data.get("rows", [])],
+            entries=[dict(row) for row in data.get("rows", [])],
             interval_rows=int(data.get("intervalRows", 0)),
         )
 
@@ -319,7 +366,17 @@ class DataFile:
     created_ms: int
     ready_ms: int
     expires_ms: int
-    content: bytes
+    content: bytes | None  # None while its job is still making it (a fleet's zip)
+    job: ZipJob | None = field(default=None, repr=False, compare=False)
+
+    def built(self) -> bytes:
+        """The bytes, made here and now if the job has not finished them (an export)."""
+        if self.content is None:
+            assert self.job is not None, "a data file has its content or its job"
+            for _ in self.job.take_rows():
+                pass
+            self.content = self.job.compress()
+        return self.content
 
     def to_scenario(self) -> dict[str, Any]:
         return {
@@ -329,5 +386,5 @@ class DataFile:
             "createdTs": self.created_ms,
             "readyTs": self.ready_ms,
             "expiresTs": self.expires_ms,
-            "content": base64.b64encode(self.content).decode("ascii"),
+            "content": base64.b64encode(self.built()).decode("ascii"),
         }

@@ -9,8 +9,9 @@ backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,10 @@ from mockserver.backends.devices import (
     DeviceChange,
     DeviceEvent,
     DeviceInfo,
+    DeviceRecord,
     DeviceStore,
     DeviceUpdate,
+    Fleet,
 )
 from mockserver.backends.dr_model import (
     ACTIVE,
@@ -30,7 +33,6 @@ from mockserver.backends.dr_model import (
     GROUP,
     OPT_IN,
     SCHEDULED,
-    SPECIFICITY,
     USER,
     Control,
     DrEvent,
@@ -51,17 +53,108 @@ MAX_INTERVAL_ROWS = 7 * 24 * 12
 # Transition kinds in the order they run when due at the same instant: a device passes
 # from an event that ends to one that starts.
 END, SAMPLE, START = 0, 1, 2
+# A window opened by a DR call over more members than this may be opened in parts after
+# the call's answer (``settle(later=True)``, ``open_part``), PART members at a time.
+OPEN_INLINE_MEMBERS = 1_000
+OPEN_PART = 500
+
+
+@dataclass
+class Opening:
+    """A window opened over a fleet, its members not all reached yet (in order)."""
+
+    event: DrEvent
+    at_ms: int
+    pending: dict[str, None]  # member ids still to reach, in members() order
 
 
 @dataclass
 class Member:
-    """A device an event reaches: through which targets, and whether it takes part."""
+    """A device an event reaches: through which targets, and whether it takes part.
 
-    device: Device
+    It holds what a listing holds (``info``): the full device, with its status, is made
+    only when a signal reaches it or a row is read from it (``device``), so an event over
+    100,000 devices costs a record each until they are touched.
+    """
+
+    info: DeviceInfo
     user: DrUser
     opt: str  # the most specific covering target's
-    covering: list[str]  # keys of every target that reaches it
+    covering: tuple[str, ...]  # keys of every target that reaches it, most specific first
     participating: bool
+    store: DeviceStore = field(repr=False, compare=False)
+
+    @property
+    def device_id(self) -> str:
+        return self.info.device_id
+
+    @property
+    def device(self) -> Device:
+        return self.store.get(self.info.device_id)
+
+    @property
+    def online(self) -> bool:
+        current = self.store.info(self.info.device_id)
+        return current is not None and current.online
+
+
+class Reach:
+    """One event's targets as a device's owner and type see them, worked out once each.
+
+    Finding the members of an event over a fleet asks the same of every device of one
+    user (its USER or GROUP target) and of one model (a matching signal).
+    """
+
+    def __init__(self, event: DrEvent) -> None:
+        self.event = event
+        self._users: dict[str, tuple[Target | None, tuple[str, ...]]] = {}
+        self._models: dict[tuple[str, str], bool] = {}
+
+    def of_user(self, user: DrUser) -> tuple[Target | None, tuple[str, ...]]:
+        """The user's most specific target (USER, else GROUP) and the keys of both."""
+        known = self._users.get(user.user_no)
+        if known is None:
+            targets = self.event.targets
+            found = [
+                target
+                for kind, target_id in ((USER, user.user_no), (GROUP, user.group_id))
+                if target_id
+                and (target := targets.get(target_id)) is not None
+                and target.type == kind
+            ]
+            known = (found[0] if found else None, tuple(t.key for t in found))
+            self._users[user.user_no] = known
+        return known
+
+    def signalled(self, device_type: str, model_name: str) -> bool:
+        """Whether a signal of the event is for this device type and model."""
+        key = (device_type, model_name)
+        known = self._models.get(key)
+        if known is None:
+            known = self._models[key] = any(
+                signal.matches(device_type, model_name) for signal in self.event.signals
+            )
+        return known
+
+
+@dataclass(frozen=True, slots=True)
+class PristineRow:
+    """A row of a device that had never changed when it was taken (a ``LaterRow``).
+
+    Such a device reads as its scenario record says, so the row is worked out from the
+    record when it is first read, whatever the device did since.
+    """
+
+    fleet: Fleet
+    record: DeviceRecord
+    epoch_ms: int
+    reason: str
+    opt: str
+    participating: bool
+
+    def realise(self) -> dict[str, Any]:
+        device = Device.from_record(self.record, self.fleet.status_of(self.record))
+        return signals.sample(device, self.epoch_ms, self.reason, self.opt, self.participating)
 
 
 class EventWindows:
@@ -88,6 +181,10 @@ class EventWindows:
         # and enrolments change): one DR call asks for them several times.
         self._generation = 0
         self._members: dict[str, tuple[tuple[int, int], dict[str, Member]]] = {}
+        # At most one window opening in parts; whatever else could see it half done (a DR
+        # call, another transition, an export, a zip) finishes it first.
+        self.opening: Opening | None = None
+        self._may_defer = False
         devices.on_change(self.heard)
 
     def _now_ms(self) -> int:
@@ -113,12 +210,22 @@ class EventWindows:
             self._reconcile(now_ms)
             self.changed()
 
-    def settle(self) -> None:
-        """After a DR change: apply what became due, and record what it did to devices."""
+    def settle(self, *, later: bool = False) -> None:
+        """After a DR change: apply what became due, and record what it did to devices.
+
+        ``later``: a window this opens over more than OPEN_INLINE_MEMBERS members is
+        left as ``opening``, for the caller to go on with ``open_part`` (in parts, after
+        its answer); whatever needs it whole finishes it first.
+        """
+        self.finish_opening()
         self.changed()
         self._stale = True
         self._generation += 1
-        self.tick(self.clock.now())
+        self._may_defer = later
+        try:
+            self.tick(self.clock.now())
+        finally:
+            self._may_defer = False
         now_ms = self._now_ms()
         for event in self.events.values():
             if event.phase == ACTIVE:
@@ -146,9 +253,14 @@ class EventWindows:
         return best[0], best[1], found
 
     def _transition(self, event: DrEvent, kind: int, at_ms: int) -> None:
+        self.finish_opening()
         if kind == START:
             event.phase = ACTIVE
             event.next_sample_ms = event.start_ms + SAMPLE_INTERVAL_MS
+            members = self.members(event)
+            if self._may_defer and len(members) > OPEN_INLINE_MEMBERS:
+                self.opening = Opening(event, at_ms, dict.fromkeys(members))
+                return
             self._reconcile(at_ms, skip=event)
             self._record(event, at_ms, "start", force=True)
         elif kind == SAMPLE:
@@ -164,26 +276,22 @@ class EventWindows:
 
     # ------------------------------------------------------------------ devices
 
-    def _member(self, event: DrEvent, device: DeviceInfo, user: DrUser) -> Member | None:
-        best: Target | None = None
-        covering = []
-        candidates = ((DEVICE, device.device_id), (USER, user.user_no), (GROUP, user.group_id))
-        for kind, target_id in candidates:
-            target = event.targets.get(target_id) if target_id else None
-            if target is None or target.type != kind:
-                continue
-            covering.append(target.key)
-            if best is None or SPECIFICITY[kind] > SPECIFICITY[best.type]:
-                best = target
+    def _member(
+        self, event: DrEvent, device: DeviceInfo, user: DrUser, reach: Reach | None = None
+    ) -> Member | None:
+        reach = reach or Reach(event)
+        best, covering = reach.of_user(user)
+        named = event.targets.get(device.device_id)
+        if named is not None and named.type == DEVICE:  # the most specific kind
+            best, covering = named, (named.key, *covering)
         if best is None:
             return None
         participating = (
             best.opt == OPT_IN
             and device.device_id not in user.excluded_devices
-            and any(s.matches(device.device_type, device.model_name) for s in event.signals)
+            and reach.signalled(device.device_type, device.model_name)
         )
-        # A member is touched by the event: from here on it is a full device.
-        return Member(self.devices.get(device.device_id), user, best.opt, covering, participating)
+        return Member(device, user, best.opt, covering, participating, self.devices)
 
     def members(self, event: DrEvent) -> dict[str, Member]:
         """The devices ``event`` reaches, found from its targets (never the whole fleet)."""
@@ -213,26 +321,89 @@ class EventWindows:
             if user.group_id in groups:
                 candidates.update(dict.fromkeys(self.devices.owned_ids(user.user_no)))
         members = {}
+        reach = Reach(event)  # what every device of one user, or of one type, shares
+        info_of = self.devices.info
         for device_id in candidates:
-            info = self.devices.info(device_id)
+            info = info_of(device_id)
             user = users.get(info.owner) if info is not None and info.owner else None
-            member = self._member(event, info, user) if info is not None and user else None
+            member = self._member(event, info, user, reach) if info is not None and user else None
             if member is not None:
                 members[device_id] = member
         return members
 
-    def taking_part(self) -> dict[str, tuple[DrEvent, Member]]:
-        """Which event each device takes part in now: the earliest-started active one."""
-        active = sorted(
+    def taking_part(self, *, planned: bool = False) -> dict[str, tuple[DrEvent, Member]]:
+        """Which event each device takes part in now: the earliest-started active one.
+
+        A window still opening counts only the members it has reached, or all of them
+        when ``planned`` (what a listing shows: the event will reach them).
+        """
+        pending = self.opening.pending if self.opening and not planned else {}
+        desired: dict[str, tuple[DrEvent, Member]] = {}
+        for event in self._active():
+            for device_id, member in self.members(event).items():
+                if member.participating and device_id not in desired:
+                    if device_id in pending and self.opening.event is event:  # type: ignore[union-attr]
+                        continue
+                    desired[device_id] = (event, member)
+        return desired
+
+    def _active(self) -> list[DrEvent]:
+        return sorted(
             (e for e in self.events.values() if e.phase == ACTIVE),
             key=lambda e: (e.start_ms, e.event_id),
         )
-        desired: dict[str, tuple[DrEvent, Member]] = {}
-        for event in active:
-            for device_id, member in self.members(event).items():
-                if member.participating and device_id not in desired:
-                    desired[device_id] = (event, member)
-        return desired
+
+    # ------------------------------------------------------------------ openings
+
+    def open_part(self, part: int = OPEN_PART) -> bool:
+        """Reach the next ``part`` members of the window opening; whether more remain."""
+        opening = self.opening
+        if opening is None:
+            return False
+        event, members = opening.event, self.members(opening.event)
+        active = self._active()
+        for device_id in list(itertools.islice(opening.pending, part)):
+            del opening.pending[device_id]
+            member = members.get(device_id)
+            if member is not None:
+                self._open_one(event, member, opening.at_ms, active)
+        self.changed()
+        if opening.pending:
+            return True
+        self.opening = None
+        return False
+
+    def finish_opening(self) -> None:
+        while self.open_part():
+            pass
+
+    def _open_one(self, event: DrEvent, member: Member, at_ms: int, active: list[DrEvent]) -> None:
+        """What opening ``event`` does to one member: _reconcile and _record for one device."""
+        device_id = member.device_id
+        wanted = next(
+            (
+                other
+                for other in active
+                if (other is event and member.participating)
+                or (
+                    other is not event
+                    and (m := self.members(other).get(device_id)) is not None
+                    and m.participating
+                )
+            ),
+            None,
+        )
+        if wanted is event:
+            for other in self.events.values():  # it passes to this event from another
+                if other is not event and device_id in other.controls:
+                    self._release(other, device_id)
+                    held = self._member_now(other, device_id)
+                    if held is not None and other.phase == ACTIVE:
+                        self._append(other, self._series(other, held), held, at_ms, None, False)
+            if member.online:
+                control = event.controls[device_id] = Control()
+                self._enforce(event, member.device, control)
+        self._append(event, self._series(event, member), member, at_ms, "start", True)
 
     def _reconcile(self, at_ms: int, skip: DrEvent | None = None) -> None:
         """Make devices match the events: release, apply, keep within bounds; record it."""
@@ -247,7 +418,7 @@ class EventWindows:
                     if member is not None:
                         changed.append((event, member))
         for device_id, (event, member) in desired.items():
-            if not member.device.online:
+            if not member.online:
                 continue  # a signal cannot reach it; it is applied once it is back
             control = event.controls.get(device_id)
             fresh = control is None
@@ -323,16 +494,19 @@ class EventWindows:
     # ------------------------------------------------------------------ monitoring
 
     def _series(self, event: DrEvent, member: Member) -> Series:
-        series = event.series.get(member.device.device_id)
+        series = event.series.get(member.device_id)
         if series is None:
-            series = event.series[member.device.device_id] = new_series(member)
+            series = event.series[member.device_id] = new_series(member)
         for key in member.covering:
             if key not in series.targets:
                 series.targets.append(key)
         return series
 
     def _record(self, event: DrEvent, at_ms: int, reason: str | None, *, force: bool) -> None:
+        pending = self.opening.pending if self.opening and self.opening.event is event else {}
         for member in self.members(event).values():
+            if member.device_id in pending:
+                continue  # its start row comes when the opening reaches it
             self._append(event, self._series(event, member), member, at_ms, reason, force)
 
     def _append(
@@ -344,23 +518,45 @@ class EventWindows:
         reason: str | None,
         force: bool,
     ) -> None:
-        last = series.rows[-1] if series.rows else None
-        if last is not None:
-            at_ms = max(at_ms, int(last["epochMs"]))
-        participating = member.device.device_id in event.controls
+        store = self.devices
+        device_id = member.device_id
+        participating = device_id in event.controls
+        version = store.version(device_id)
+        last_ms = series.last_epoch_ms()
+        if last_ms is not None:
+            at_ms = max(at_ms, last_ms)
+        if (
+            not force
+            and version == series.seen_version
+            and _same_part(series, member.opt, participating)
+        ):
+            return  # nothing the row reads has changed since the last one
+        if reason == "interval":
+            if series.interval_rows >= MAX_INTERVAL_ROWS:
+                return
+            series.interval_rows += 1
+        series.seen_version = version
+        pristine = store.pristine(device_id) if force else None
+        if pristine is not None:
+            # Made when read: a window opening over a whole fleet costs a record each.
+            later = PristineRow(
+                store.fleet, pristine, at_ms, reason or "change", member.opt, participating
+            )
+            series.entries.append(later)
+            return
         row = signals.sample(member.device, at_ms, reason or "change", member.opt, participating)
-        if not force and last is not None and signals.same_reading(row, last):
+        if force:
+            series.entries.append(row)
+            return
+        last = series.last_row()
+        if last is not None and signals.same_reading(row, last):
             return
         if reason is None and last is not None:
             if last.get("opt") != row["opt"]:
                 row["reason"] = "opt"
             elif last.get("participating") != row["participating"]:
                 row["reason"] = "control"
-        if reason == "interval":
-            if series.interval_rows >= MAX_INTERVAL_ROWS:
-                return
-            series.interval_rows += 1
-        series.rows.append(row)
+        series.entries.append(row)
 
     def heard(self, change: DeviceEvent) -> None:
         """A device changed (any API, the control API, a timer): record it in open events."""
@@ -374,9 +570,12 @@ class EventWindows:
         if user is None:
             return
         now_ms = self._now_ms()
+        opening = self.opening
         for event in self._events_of(user.partner_id):
             if event.phase != ACTIVE:
                 continue
+            if opening and opening.event is event and device.device_id in opening.pending:
+                continue  # the opening reaches it later, as it is then
             member = self._member(event, device, user)
             if member is not None:
                 self._append(event, self._series(event, member), member, now_ms, None, False)
@@ -384,8 +583,18 @@ class EventWindows:
                 self.changed()
 
 
+def _same_part(series: Series, opt: str, participating: bool) -> bool:
+    """Whether the series' last row has this opt and participation (False without rows)."""
+    if not series.entries:
+        return False
+    last = series.entries[-1]
+    if isinstance(last, dict):
+        return last.get("opt") == opt and last.get("participating") == participating
+    return last.opt == opt and last.participating == participating  # type: ignore[attr-defined]
+
+
 def new_series(member: Member) -> Series:
-    device = member.device
+    device = member.info
     return Series(
         member.user.user_no,
         device.device_type,
