@@ -204,11 +204,12 @@ class EventWindows:
             self._touched.clear()
             return
         now_ms = int(now.timestamp() * 1000)
-        moved = False
+        moved = sampled = False
         while (due := self._next_due(now_ms)) is not None:
             at_ms, kind, event = due
             self._transition(event, kind, at_ms)
-            moved = True
+            # A sample only writes rows: which device takes part where is unchanged.
+            moved, sampled = moved or kind != SAMPLE, sampled or kind == SAMPLE
         if moved or self._stale:
             self._stale = False
             self._touched.clear()
@@ -217,6 +218,8 @@ class EventWindows:
         elif self._touched:
             touched, self._touched = self._touched, set()
             self._reconcile_devices(touched, now_ms)
+            self.changed()
+        elif sampled:
             self.changed()
 
     def settle(self, *, later: bool = False) -> None:
@@ -593,7 +596,7 @@ class EventWindows:
                 continue
             if opening and opening.event is event and device.device_id in opening.pending:
                 continue  # the opening reaches it later, as it is then
-            member = self._member(event, device, user)
+            member = self.members(event).get(device.device_id)
             if member is not None:
                 self._append(event, self._series(event, member), member, now_ms, None, False)
                 self._touched.add(device.device_id)  # it may have left the event's bounds
