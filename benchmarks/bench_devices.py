@@ -548,11 +548,26 @@ def run_lgmock(
     extra: tuple[str, ...] = (),
     name: str = "lgmock",
 ) -> dict[str, Any]:
+    ours = start_lgmock(args, work, started, extra, name)
+    ours["results"] = [
+        measure(generator, ours["server"], name, load, args) for load in ours["loads"]
+    ]
+    return finish_lgmock(generator, args, work, ours)
+
+
+def start_lgmock(
+    args: Any,
+    work: Path,
+    started: list[Managed],
+    extra: tuple[str, ...] = (),
+    name: str = "lgmock",
+) -> dict[str, Any]:
+    """An lgmock server up, with a token and the office air conditioner powered on."""
     port = free_port()
     server = Managed(
         name,
         [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-        work / "lgmock.log",
+        work / f"{re.sub(r'[^a-z0-9]+', '-', name)}.log",
         cwd=work,
     )
     started.append(server)
@@ -586,7 +601,22 @@ def run_lgmock(
         Load("GET status", "GET", f"{base}/devices/{OFFICE_AC}", device_headers(token)),
         control_load(base, token, control, alternate),
     ]
-    results = [measure(generator, server, name, load, args) for load in loads]
+    return {
+        "server": server,
+        "name": name,
+        "base": base,
+        "loads": loads,
+        "probes": found,
+        "token": token,
+        "control": control,
+        "alternate": alternate,
+        "target": target,
+    }
+
+
+def finish_lgmock(generator: Any, args: Any, work: Path, ours: dict[str, Any]) -> dict[str, Any]:
+    """What the air conditioner says after the runs, the profiles asked for; stopped."""
+    server, base, token, loads = ours["server"], ours["base"], ours["token"], ours["loads"]
     status = check(
         httpx.get(f"{base}/devices/{OFFICE_AC}", headers=device_headers(token), timeout=10),
         "status after the run",
@@ -603,16 +633,67 @@ def run_lgmock(
             if text:
                 profile_text.append((load.label, text))
     server.stop()
-    return {
-        "results": results,
-        "probes": found,
-        "token": token,
-        "control": control,
-        "alternate": alternate,
-        "target": target,
-        "after": after,
-        "profile": profile_text,
-    }
+    return {**ours, "after": after, "profile": profile_text}
+
+
+def run_lgmock_pair(
+    generator: Any, args: Any, work: Path, started: list[Managed]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """lgmock without and with --state-file, measured in interleaved rounds.
+
+    Both servers run at once, idle but for the one measured. Each round measures every
+    load on both, the order swapped every round, so that a machine whose speed drifts
+    (it does, by 20% between runs a minute apart on a shared 2-core VM) slows both
+    sides alike. A row sums its rounds' requests, seconds and CPU; p50 is the median of
+    the rounds' and p99 the worst round's.
+    """
+    sides = [
+        start_lgmock(args, work, started),
+        start_lgmock(
+            args,
+            work,
+            started,
+            ("--state-file", str(work / "state.db")),
+            "lgmock --state-file",
+        ),
+    ]
+    rounds: dict[tuple[str, str], list[Result]] = {}
+    each = argparse.Namespace(**{**vars(args), "duration": args.duration / args.rounds})
+    for number in range(args.rounds):
+        order = sides if number % 2 == 0 else sides[::-1]
+        for index in range(len(sides[0]["loads"])):
+            for side in order:
+                load = side["loads"][index]
+                result = measure(generator, side["server"], side["name"], load, each)
+                rounds.setdefault((side["name"], load.label), []).append(result)
+    for side in sides:
+        side["results"] = [combined(rounds[(side["name"], load.label)]) for load in side["loads"]]
+    return tuple(finish_lgmock(generator, args, work, side) for side in sides)  # type: ignore[return-value]
+
+
+def combined(parts: list[Result]) -> Result:
+    """One row from a load's rounds: totals, the median p50, the worst p99."""
+    statuses: dict[str, int] = collections.Counter()
+    for part in parts:
+        statuses.update(part.statuses)
+    seconds = sum(p.seconds for p in parts)
+
+    def weighted(attribute: str) -> float:
+        return sum(getattr(p, attribute) * p.seconds for p in parts) / seconds
+
+    return Result(
+        server=parts[0].server,
+        operation=parts[0].operation,
+        requests=sum(p.requests for p in parts),
+        seconds=seconds,
+        p50_ms=sorted(p.p50_ms for p in parts)[len(parts) // 2],
+        p99_ms=max(p.p99_ms for p in parts),
+        statuses=dict(statuses),
+        socket_errors=sum(p.socket_errors for p in parts),
+        server_cpu=weighted("server_cpu"),
+        generator_cpu=weighted("generator_cpu"),
+        other_cpu=weighted("other_cpu"),
+    )
 
 
 def prism_command(args: Any) -> tuple[list[str], str]:
@@ -872,8 +953,9 @@ def profile_lgmock(
     if not py_spy:
         log("--profile: py-spy not found (pip install --target /tmp/pyprof py-spy); skipped")
         return None
-    slug = re.sub(r"[^a-z0-9]+", "-", load.label.lower())
-    out = work / f"lgmock-{slug}.collapsed"
+    # The server's name too: with --state-file both lgmock runs are profiled.
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{server.name} {load.label}".lower())
+    out = work / f"{slug}.collapsed"
     seconds = args.profile
     log(f"profiling lgmock under {load.label} load for {seconds:g} s with {py_spy}")
     spy = subprocess.Popen(
@@ -1068,6 +1150,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure `lgmock serve --state-file` (SQLite, a commit before every "
         "answer that changed something) beside plain lgmock, with its cost per call",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="with --state-file: interleaved rounds the measured seconds are split into (5)",
+    )
     parser.add_argument("--json", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     args.prism_levels = [x.strip() for x in args.prism_levels.split(",") if x.strip()] or ["info"]
@@ -1077,6 +1165,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--connections must be 1..1024")
     if not 0 <= args.profile <= 60:
         parser.error("--profile must be 0..60 s")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     return args
 
 
@@ -1102,17 +1192,11 @@ def main(argv: list[str] | None = None) -> int:
         generator = PythonGenerator(args.connections)
     begun = time.monotonic()
     try:
-        ours = run_lgmock(generator, args, work, started)
         if args.state_file:
-            durable = run_lgmock(
-                generator,
-                args,
-                work,
-                started,
-                ("--state-file", str(work / "state.db")),
-                "lgmock --state-file",
-            )
+            ours, durable = run_lgmock_pair(generator, args, work, started)
             ours["results"] += durable["results"]
+        else:
+            ours = run_lgmock(generator, args, work, started)
         theirs = None
         if not args.skip_prism:
             theirs = run_prism(

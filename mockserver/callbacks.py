@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -31,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from mockserver import json_codec
 from mockserver.clock import SandboxClock
 from mockserver.errors import iso_timestamp
 from mockserver.faults import FaultRules
@@ -115,6 +115,8 @@ class DeliveryEngine:
         self._ready: asyncio.Queue[tuple[str, str | None]] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
+        self._timeout_for: DeliverySettings | None = None
+        self._timeout_value = aiohttp.ClientTimeout()
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
         # For the state file: what changed since it last asked (take_unsaved).
@@ -289,15 +291,9 @@ class DeliveryEngine:
         assert self._client is not None
         started = time.perf_counter()
         status_code = None
-        # Per request, so settings loaded with a new scenario apply at once.
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=self.settings.connect_timeout,
-            sock_read=self.settings.read_timeout,
-        )
         try:
             async with self._client.post(
-                delivery.url, data=json.dumps(delivery.body), timeout=timeout
+                delivery.url, data=json_codec.dumps(delivery.body), timeout=self._timeout()
             ) as answer:
                 await answer.read()
                 status_code = answer.status
@@ -319,6 +315,17 @@ class DeliveryEngine:
             log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
         self._changed(delivery)
         return delivery.status != PENDING
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        # Made again only when the settings change (a scenario load), so they apply at
+        # once without a new object per attempt.
+        settings = self.settings
+        if self._timeout_for is not settings:
+            self._timeout_for = settings
+            self._timeout_value = aiohttp.ClientTimeout(
+                total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
+            )
+        return self._timeout_value
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:
@@ -377,6 +384,9 @@ class DeliveryEngine:
         self._cleared = True
         if self._idle is not None:
             self._idle.set()
+
+    def has_unsaved(self) -> bool:
+        return bool(self._cleared or self._new or self._progressed or self._forgotten)
 
     def take_unsaved(self) -> tuple[bool, list[Delivery], list[Delivery], list[str]]:
         """(cleared, new deliveries, ones whose status or attempts changed, ids forgotten)

@@ -135,6 +135,9 @@ class FaultRules:
             return rule
         return None
 
+    def has_fired(self) -> bool:
+        return self._fired_unsaved
+
     def take_fired(self) -> bool:
         """Whether any rule fired since the last call (the state file stores the counts)."""
         fired, self._fired_unsaved = self._fired_unsaved, False

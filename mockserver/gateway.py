@@ -23,7 +23,7 @@ from mockserver.call_journal import JournalTap
 from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
-from mockserver.lifespan import Ticker, committing
+from mockserver.lifespan import GroupCommit, Ticker
 from mockserver.pipeline import Pipeline
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
@@ -48,6 +48,7 @@ class Gateway:
         self.runtime = runtime
         self.pipeline = pipeline
         self.ticker = Ticker(runtime)
+        self.group_commit = GroupCommit(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
         if scope["type"] == "lifespan":
@@ -89,7 +90,7 @@ class Gateway:
         is on disk before the client hears of it), then the tracking headers."""
         send = _tracking_headers(record, send)
         if self.runtime.store is not None:
-            send = committing(self.runtime, record.api, send)
+            send = self.group_commit.wrap(record.api, send)
         return send
 
     async def _vendor_call(

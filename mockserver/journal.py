@@ -12,7 +12,7 @@ import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mockserver.limits import LIMITS, too_deep
 
@@ -130,16 +130,23 @@ def _encode(body: Any) -> bytes:
     return json.dumps(body).encode()
 
 
+class Recorder(Protocol):
+    """Who keeps the journal on disk (the state file's ``JournalWriter``)."""
+
+    def record(self, position: int, entry: JournalEntry) -> None: ...
+
+    def cleared(self) -> None: ...
+
+
 class Journal:
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
         self.cap = cap
         self.entries: deque[JournalEntry] = deque(maxlen=cap)
         self._ids = itertools.count(1)
-        # For the state file: entries added since it last took them, numbered in the
-        # order they were added (ids are given at a call's start, entries at its end).
+        # Entries are numbered in the order they were added (ids are given at a call's
+        # start, entries at its end): their positions in the state file's journal.
         self._added = 0
-        self._unsaved: deque[tuple[int, JournalEntry]] = deque(maxlen=cap)
-        self._cleared = False
+        self.recorder: Recorder | None = None
         # Who hears each new entry (an open dashboard). Empty unless someone watches,
         # and then the hot path pays one truthiness test.
         self.listeners: list[Callable[[JournalEntry], None]] = []
@@ -150,22 +157,29 @@ class Journal:
     def add(self, entry: JournalEntry) -> None:
         self.entries.append(entry)
         self._added += 1
-        self._unsaved.append((self._added, entry))
+        if self.recorder is not None:
+            self.recorder.record(self._added, entry)
         if self.listeners:
             for listener in self.listeners:
                 listener(entry)
 
     def clear(self) -> None:
         self.entries.clear()
-        self._unsaved.clear()
-        self._cleared = True
+        if self.recorder is not None:
+            self.recorder.cleared()
 
-    def take_unsaved(self) -> tuple[bool, list[tuple[int, JournalEntry]], int]:
-        """(cleared since last asked, entries added since, first position still kept)."""
-        cleared, self._cleared = self._cleared, False
-        unsaved = list(self._unsaved)
-        self._unsaved.clear()
-        return cleared, unsaved, self._added - self.cap + 1
+    def first_kept(self) -> int:
+        """The position of the oldest entry the cap still keeps (entries before it fell off)."""
+        return max(1, self._added - self.cap + 1)
+
+    def record_to(self, recorder: Recorder | None, *, unsaved: bool = False) -> None:
+        """Tell ``recorder`` of every entry added from now on (None: stop telling);
+        ``unsaved``: also of the entries held now (restored from a migrated file)."""
+        self.recorder = recorder
+        if recorder is not None and unsaved:
+            first = self._added - len(self.entries) + 1
+            for position, entry in enumerate(self.entries, start=first):
+                recorder.record(position, entry)
 
     def find(
         self,
@@ -194,15 +208,10 @@ class Journal:
     def restore(self, entries: list[JournalEntry], *, last_position: int | None = None) -> None:
         """Take back entries from a state file.
 
-        ``last_position``: the entries are stored already, the last one at that position;
-        without it they are all still to be saved (a migrated file).
+        ``last_position``: the position of the last one in the file's journal (without
+        it, they are numbered from 1: a migrated file, whose journal is written anew).
         """
         self.entries.clear()
         self.entries.extend(entries[-self.cap :])
         self._ids = itertools.count(max((e.id for e in self.entries), default=0) + 1)
-        self._unsaved.clear()
-        if last_position is not None:
-            self._added = last_position
-        else:
-            self._added = len(self.entries)
-            self._unsaved.extend(enumerate(self.entries, start=1))
+        self._added = len(self.entries) if last_position is None else last_position

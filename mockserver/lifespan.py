@@ -2,7 +2,7 @@
 
 Time-driven behaviour (token expiry, DR windows, wash cycles) is kept current by a tick
 before every request and every TICK_SECONDS. With a state file, every response is
-preceded by a commit of what its request changed (``committing``), and every tick
+preceded by a commit of what its request changed (``GroupCommit``), and every tick
 commits what changed without a request (deliveries, time-driven devices, the journal);
 the file is closed cleanly at shutdown (uvicorn's answer to SIGTERM and SIGINT).
 """
@@ -23,6 +23,7 @@ from mockserver.runtime import Runtime
 log = logging.getLogger("lgmock")
 
 TICK_SECONDS = 0.5
+YOUNG_COLLECTION_ALLOCATIONS = 20_000  # CPython's default: 700
 
 
 class Ticker:
@@ -40,6 +41,11 @@ class Ticker:
             # requests made since. Unfrozen, each one stalled every request for 40-80 ms
             # (the p99 of bench_devices.py, benchmarks/README.md).
             gc.freeze()
+            # A fleet's fan-out allocates a status and a delivery per device: at
+            # CPython's default of 700 allocations per young collection, the collector
+            # took 3.1 s of a 100,000-device control-async (3,100 young, 280 middle
+            # and 15 full collections); at 20,000, 0.7 s (docs/scale.md).
+            gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
 
     def stop(self) -> None:
         if self._task is not None:
@@ -69,28 +75,58 @@ class Ticker:
         await app(scope, receive_and_act, send)
 
 
-def committing(runtime: Runtime, api: Api, send: Send) -> Send:
-    """``send``, committing the state file before the response starts.
+class GroupCommit:
+    """Commits the state file before responses start: once per turn of the event loop
+    for all the responses ready in it.
 
-    A change is on disk before the client hears it was made. If the commit fails the
-    client gets a 500 instead of the app's answer, so nothing is acknowledged that a
-    crash would lose.
+    A change is on disk before the client hears it was made: a response waits for a
+    commit that began after its handler returned. Under load, the calls of many
+    connections finish in the same turn of the loop; one transaction for all of them
+    costs what one costs (bench_devices.py --state-file, docs/durability.md). If the
+    commit fails, each of its responses is a 500 instead of the app's answer, so nothing
+    is acknowledged that a crash would lose.
     """
-    failed = False
 
-    async def send_committed(message: Message) -> None:
-        nonlocal failed
-        if failed:
-            return  # the app's own answer, replaced by the 500
-        if message["type"] == "http.response.start":
-            try:
-                runtime.commit()
-            except (sqlite3.Error, OSError) as exc:
-                log.error("state file commit failed: %s", exc, exc_info=exc)
-                failed = True
-                error = ApiError(Err.INTERNAL, f"the state file could not be written: {exc}")
-                await send_error(send, api, error)
-                return
-        await send(message)
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._next: asyncio.Future[None] | None = None
 
-    return send_committed
+    def wrap(self, api: Api, send: Send) -> Send:
+        """``send``, its response started only once the state file is committed."""
+        failed = False
+
+        async def send_committed(message: Message) -> None:
+            nonlocal failed
+            if failed:
+                return  # the app's own answer, replaced by the 500
+            if message["type"] == "http.response.start" and self.runtime.has_unsaved():
+                try:
+                    await self._commit()
+                except (sqlite3.Error, OSError) as exc:
+                    failed = True
+                    error = ApiError(Err.INTERNAL, f"the state file could not be written: {exc}")
+                    await send_error(send, api, error)
+                    return
+            await send(message)
+
+        return send_committed
+
+    def _commit(self) -> asyncio.Future[None]:
+        # The first response of a turn schedules the commit after every callback already
+        # queued (the other calls of this turn), and all of them wait for it.
+        if self._next is None:
+            loop = asyncio.get_running_loop()
+            self._next = loop.create_future()
+            loop.call_soon(self._run)
+        return self._next
+
+    def _run(self) -> None:
+        done, self._next = self._next, None
+        assert done is not None
+        try:
+            self.runtime.commit()
+        except (sqlite3.Error, OSError) as exc:
+            log.error("state file commit failed: %s", exc, exc_info=exc)
+            done.set_exception(exc)  # each waiting response answers it with a 500
+        else:
+            done.set_result(None)

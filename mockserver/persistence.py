@@ -7,19 +7,23 @@ What it keeps:
   per changed entity family (partners, users, DR, ...), never a whole snapshot;
 - ``deliveries``: every callback delivery with its status and attempts, so what was
   still owed at a crash is sent after the restart, its attempt count kept;
-- ``journal``: the request journal, trimmed to its cap.
 
-``StateStore.commit`` writes what changed since it last ran in one transaction. The
+and beside it, in a file of its own (``FILE.requests``, ``journal_file.py`` says why),
+the request journal, trimmed to its cap.
+
+``StateStore.write`` writes what changed since it last ran in one transaction. The
 gateway calls it before a response starts, so a change acknowledged with a 2xx is on
 disk before the client hears of it; the ticker calls it twice a second for what changes
-without a request (deliveries, time-driven devices, the journal). WAL mode with
+without a request (deliveries, time-driven devices) and hands the journal's new entries
+to the journal file's thread. WAL mode with
 ``synchronous=NORMAL``: a committed transaction survives the process being killed
 (SIGKILL, OOM, a container stopped); only a power cut can lose the last ones.
 
 A database that cannot be used (not SQLite, corrupt, another program's, a newer
-version) is refused with a message and left as it was. A JSON state file of lgmock's
-first format is migrated: read, checked, written into a new database at the same path,
-the JSON kept beside it as ``FILE.v1.json``.
+version) is refused with a message and left as it was. Older formats are migrated: a
+JSON state file (format 1) is read, checked, written into a new database at the same
+path, the JSON kept beside it as ``FILE.v1.json``; a version-2 database (the journal in
+a table of its own) has its journal moved into ``FILE.requests``.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mockserver import json_codec, scenario
+from mockserver import journal_file, json_codec, scenario
+from mockserver.journal_file import JournalFileError, JournalWriter
 
 FORMAT = "lgmock-state"
-VERSION = 2
+VERSION = 3
+JOURNAL_TABLE_VERSION = 2  # the journal in the state database's own `journal` table
 LEGACY_VERSION = 1  # the JSON file: one whole snapshot, written every 5 s
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -48,14 +54,12 @@ CREATE TABLE families (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE devices (device_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, message TEXT NOT NULL, status TEXT NOT NULL,
                          attempts TEXT NOT NULL);
-CREATE TABLE journal (position INTEGER PRIMARY KEY, head TEXT NOT NULL,
-                      request_body BLOB, response_body BLOB);
 """
 UPSERT_DEVICE = (
     "INSERT INTO devices (device_id, entry) VALUES (?, ?) "
     "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry"
 )
-TABLES = {"meta", "base", "families", "devices", "deliveries", "journal"}
+TABLES = {"meta", "base", "families", "devices", "deliveries"}
 
 
 class StateFileError(ValueError):
@@ -72,6 +76,7 @@ class StoredState:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # in write order
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     journal: list[tuple[int, dict[str, Any], bytes, bytes]] = field(default_factory=list)
+    version: int = VERSION
     # Read from a format-1 JSON file: nothing of it is in a database yet.
     legacy: bool = False
     legacy_journal: list[dict[str, Any]] = field(default_factory=list)
@@ -111,11 +116,9 @@ class Changes:
     deliveries_new: list[tuple[str, str, str, str]] = field(default_factory=list)
     deliveries_updated: list[tuple[str, str, str]] = field(default_factory=list)
     deliveries_forgotten: list[str] = field(default_factory=list)
-    journal_cleared: bool = False
-    journal_new: list[tuple[int, str, bytes, bytes]] = field(default_factory=list)
-    journal_oldest: int | None = None  # rows before this position fell off the cap
 
     def __bool__(self) -> bool:
+        """Whether there is anything to write."""
         return bool(
             self.base
             or self.dropped
@@ -125,53 +128,61 @@ class Changes:
             or self.deliveries_new
             or self.deliveries_updated
             or self.deliveries_forgotten
-            or self.journal_cleared
-            or self.journal_new
         )
 
 
 class StateStore:
     """An open state database. One per server; used from the event loop only."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, journal: JournalWriter) -> None:
         self.path = path
         self._db = connection
+        self.journal = journal  # the request journal's file (the journal records to it)
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def create(cls, path: Path, source: str, document: dict[str, Any]) -> StateStore:
-        """A new state database at ``path`` for a scenario, in one transaction."""
-        path.resolve().parent.mkdir(parents=True, exist_ok=True)
-        connection = _connect(path)
-        connection.executescript(SCHEMA)
-        store = cls(path, connection)
-        with connection:
-            connection.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("format", FORMAT), ("version", str(VERSION))],
-            )
-            store._write(Changes(base=(source, document)))
-        return store
+        """A new state database at ``path`` for a scenario, and a new journal file."""
+        connection = _create(path, source, document)
+        return cls(path, connection, JournalWriter(journal_file.path_for(path), fresh=True))
 
     @classmethod
     def attach(cls, path: Path, stored: StoredState) -> StateStore:
-        """Open the file ``read`` accepted, for writing; a format-1 file is migrated now.
+        """Open the file ``read`` accepted, for writing; an older format is migrated now.
 
         Called only once the state it holds has loaded, so a file refused for its content
         is never touched.
         """
-        if not stored.legacy:
-            return cls(path, _connect(path))
-        # Built beside the JSON file first: it stays in place until the database holding
-        # its content is complete, and is kept as FILE.v1.json.
-        fresh = path.with_name(f".{path.name}.migrating")
-        fresh.unlink(missing_ok=True)
-        cls.create(fresh, stored.source, stored.base).close()
-        path.with_name(path.name + ".v1.json").write_bytes(path.read_bytes())
-        fresh.replace(path)
-        return cls(path, _connect(path))
+        journal_path = journal_file.path_for(path)
+        if stored.legacy:
+            # Built beside the JSON file first: it stays in place until the database
+            # holding its content is complete, and is kept as FILE.v1.json. Its journal
+            # entries are written by the first tick, as new ones.
+            fresh = path.with_name(f".{path.name}.migrating")
+            fresh.unlink(missing_ok=True)
+            _create(fresh, stored.source, stored.base).close()
+            path.with_name(path.name + ".v1.json").write_bytes(path.read_bytes())
+            fresh.replace(path)
+            return cls(path, _connect(path), JournalWriter(journal_path, fresh=True))
+        connection = _connect(path)
+        if stored.version == JOURNAL_TABLE_VERSION:
+            # The journal file is complete before the table it comes from is dropped: a
+            # crash in between leaves a version-2 file, migrated again at the next start.
+            rows = [
+                (position, _dumps(head), request, response)
+                for position, head, request, response in stored.journal
+            ]
+            journal = JournalWriter(journal_path, fresh=True, rows=rows)
+            with connection:
+                connection.execute("DROP TABLE journal")
+                connection.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION),)
+                )
+            return cls(path, connection, journal)
+        return cls(path, connection, JournalWriter(journal_path, fresh=False))
 
     def close(self) -> None:
+        self.journal.close()
         # The last connection to close folds the write-ahead log into the file.
         self._db.close()
 
@@ -225,16 +236,6 @@ class StateStore:
                 "DELETE FROM deliveries WHERE id = ?",
                 [(key,) for key in changes.deliveries_forgotten],
             )
-        if changes.journal_cleared:
-            db.execute("DELETE FROM journal")
-        if changes.journal_new:
-            db.executemany(
-                "INSERT OR REPLACE INTO journal (position, head, request_body,"
-                " response_body) VALUES (?, ?, ?, ?)",
-                changes.journal_new,
-            )
-        if changes.journal_oldest is not None:
-            db.execute("DELETE FROM journal WHERE position < ?", (changes.journal_oldest,))
 
 
 def read(path: Path) -> StoredState:
@@ -260,10 +261,15 @@ def read(path: Path) -> StoredState:
     try:
         reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            _check(path, reader)
-            return _read(reader)
+            version = _check(path, reader)
+            stored = _read(reader, version)
         finally:
             reader.close()
+        if version == VERSION:
+            stored.journal = journal_file.read(journal_file.path_for(path))
+        return stored
+    except JournalFileError as exc:
+        raise StateFileError(str(exc)) from exc
     except StateFileError:
         raise
     except sqlite3.OperationalError as exc:
@@ -276,6 +282,22 @@ def read(path: Path) -> StoredState:
         raise StateFileError(f"{path}: not a usable state database: {exc}") from exc
     except (ValueError, TypeError) as exc:  # rows that are not what this lgmock wrote
         raise StateFileError(f"{path}: unreadable rows: {exc}") from exc
+
+
+def _create(path: Path, source: str, document: dict[str, Any]) -> sqlite3.Connection:
+    """A new state database at ``path`` holding a scenario as its base, in one transaction."""
+    path.resolve().parent.mkdir(parents=True, exist_ok=True)
+    connection = _connect(path)
+    connection.executescript(SCHEMA)
+    with connection:
+        connection.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("format", FORMAT), ("version", str(VERSION))],
+        )
+        connection.execute(
+            "INSERT INTO base (id, source, document) VALUES (1, ?, ?)", (source, _dumps(document))
+        )
+    return connection
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -291,28 +313,33 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _check(path: Path, db: sqlite3.Connection) -> None:
+def _check(path: Path, db: sqlite3.Connection) -> int:
+    """The version of the usable state database ``db``; StateFileError if it is not one."""
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "meta" not in tables:
         raise StateFileError(f"{path}: an SQLite database, but not an lgmock state file")
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get("format") != FORMAT:
         raise StateFileError(f"{path}: not an lgmock state file (no format: {FORMAT})")
-    if meta.get("version") != str(VERSION):
+    if meta.get("version") not in (str(VERSION), str(JOURNAL_TABLE_VERSION)):
         raise StateFileError(
             f"{path}: state file version {meta.get('version')!r}, this lgmock reads {VERSION}"
+            f" (and migrates {JOURNAL_TABLE_VERSION} and {LEGACY_VERSION})"
         )
-    missing = TABLES - tables
+    version = int(meta["version"])
+    required = TABLES | {"journal"} if version == JOURNAL_TABLE_VERSION else TABLES
+    missing = required - tables
     if missing:
         raise StateFileError(f"{path}: state file lacks tables {sorted(missing)}")
     problems = [row[0] for row in db.execute("PRAGMA quick_check")]
     if problems != ["ok"]:
         raise StateFileError(f"{path}: the database is corrupt: {'; '.join(problems[:5])}")
+    return version
 
 
-def _read(db: sqlite3.Connection) -> StoredState:
+def _read(db: sqlite3.Connection, version: int) -> StoredState:
     source, document = db.execute("SELECT source, document FROM base WHERE id = 1").fetchone()
-    stored = StoredState(base=json_codec.loads(document), source=source)
+    stored = StoredState(base=json_codec.loads(document), source=source, version=version)
     stored.families = {
         name: json_codec.loads(value)
         for name, value in db.execute("SELECT name, value FROM families")
@@ -327,12 +354,13 @@ def _read(db: sqlite3.Connection) -> StoredState:
         stored.deliveries.append(
             {**json_codec.loads(message), "status": status, "attempts": json_codec.loads(attempts)}
         )
-    stored.journal = [
-        (position, json_codec.loads(head), request or b"", response or b"")
-        for position, head, request, response in db.execute(
-            "SELECT position, head, request_body, response_body FROM journal ORDER BY position"
-        )
-    ]
+    if version == JOURNAL_TABLE_VERSION:
+        stored.journal = [
+            (position, json_codec.loads(head), request or b"", response or b"")
+            for position, head, request, response in db.execute(
+                "SELECT position, head, request_body, response_body FROM journal ORDER BY position"
+            )
+        ]
     return stored
 
 
@@ -382,13 +410,12 @@ def read_legacy(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------- what to write
 
 
-def gather(runtime: Any, *, journal: bool) -> Changes:
+def gather(runtime: Any) -> Changes:
     """What changed in ``runtime`` since the last call, as rows: cheap when nothing did.
 
     The sandbox says which devices and entity families changed (its copy-on-write
-    change log), the delivery engine and the journal what they added; only those are
-    exported. ``journal``: include the request journal (the ticker's commits; a
-    request's own commit leaves it for the next tick).
+    change log), the delivery engine what it added and what progressed; only those are
+    exported. (The request journal records to its own file: ``journal_file``.)
     """
     changes = Changes()
     sandbox = runtime.sandbox
@@ -420,13 +447,4 @@ def gather(runtime: Any, *, journal: bool) -> Changes:
     changes.deliveries_new = delivery_rows(new)
     changes.deliveries_updated = delivery_progress(progressed)
     changes.deliveries_forgotten = forgotten
-    if journal:
-        cleared, unsaved, first_kept = runtime.journal.take_unsaved()
-        changes.journal_cleared = cleared
-        changes.journal_new = [
-            (position, _dumps(entry.head()), entry.request_body, entry.response_body)
-            for position, entry in unsaved
-        ]
-        if unsaved and first_kept > 1:
-            changes.journal_oldest = first_kept
     return changes

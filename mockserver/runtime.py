@@ -89,6 +89,7 @@ class Runtime:
         )
         runtime._dropped = True  # the first commit writes the clock beside the base
         runtime.sandbox.take_changes()
+        runtime.journal.record_to(runtime.store.journal)
         return runtime
 
     @classmethod
@@ -118,6 +119,8 @@ class Runtime:
         runtime.sandbox.take_changes()  # what was restored is stored already
         runtime.store = persistence.StateStore.attach(path, stored)
         runtime._dropped = stored.legacy
+        # A format-1 file's journal is written anew; the others' is in its file already.
+        runtime.journal.record_to(runtime.store.journal, unsaved=stored.legacy)
         return runtime
 
     def _restore_current(self, document: dict[str, Any], source: str) -> None:
@@ -134,18 +137,33 @@ class Runtime:
         dropped, self._dropped = self._dropped, False
         return dropped
 
-    def commit(self, *, journal: bool = False) -> None:
+    def has_unsaved(self) -> bool:
+        """Whether the state file lacks a change (the journal aside): a few flag tests,
+        so a call that changed nothing pays next to nothing for the state file."""
+        return self.store is not None and (
+            self._unsaved_base is not None
+            or self._dropped
+            or self.sandbox.has_changes()
+            or self.deliveries.has_unsaved()
+        )
+
+    def commit(self) -> None:
         """Write what changed to the state file (called before each response starts)."""
-        if self.store is not None:
-            self.store.write(persistence.gather(self, journal=journal))
+        if self.has_unsaved():
+            assert self.store is not None
+            self.store.write(persistence.gather(self))
 
     def save(self) -> None:
-        """Commit everything, the request journal included (ticker and shutdown)."""
-        self.commit(journal=True)
+        """Commit everything, and hand the request journal's new entries to its file
+        (ticker and shutdown)."""
+        self.commit()
+        if self.store is not None:
+            self.store.journal.flush(self.journal.first_kept())
 
     def close_state_file(self) -> None:
         if self.store is not None:
             self.save()
+            self.journal.record_to(None)
             self.store.close()
             self.store = None
 

@@ -339,6 +339,9 @@ class DeviceStore:
         """Devices that differ from their scenario record (added ones included)."""
         return set(self._dirty)
 
+    def has_changed(self) -> bool:
+        return bool(self._pending)
+
     def take_changed(self) -> set[str]:
         """Devices changed since the last call (one consumer: the state file)."""
         taken, self._pending = self._pending, set()

@@ -79,6 +79,10 @@ class Sandbox:
         assert family in FAMILIES, family
         self._families.add(family)
 
+    def has_changes(self) -> bool:
+        """Whether take_changes would say anything, or a fault rule's count moved."""
+        return bool(self._families) or self.devices.has_changed() or self.faults.has_fired()
+
     def take_changes(self) -> Changes:
         """Devices and families changed since the last call (one consumer: the state file)."""
         families, self._families = self._families, set()

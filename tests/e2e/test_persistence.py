@@ -137,7 +137,7 @@ def sqlite_file(path: Path, version: str) -> None:
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (lambda p: sqlite_file(p, "3"), "version '3', this lgmock reads 2"),
+        (lambda p: sqlite_file(p, "4"), "version '4', this lgmock reads 3"),
         (lambda p: p.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16), "not a usable"),
     ],
 )

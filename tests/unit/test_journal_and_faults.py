@@ -51,7 +51,34 @@ def test_journal_round_trips_through_its_dict_form() -> None:
     from_rows = Journal()
     from_rows.restore([JournalEntry.from_row(*row) for row in rows], last_position=1)
     assert from_rows.export() == journal.export()
-    assert from_rows.take_unsaved()[1] == []  # stored already: nothing to write again
+
+
+class Told:
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+
+    def record(self, position: int, entry: JournalEntry) -> None:
+        self.positions.append(position)
+
+    def cleared(self) -> None:
+        self.positions.append(0)
+
+
+def test_a_recorder_hears_each_entry_with_its_position() -> None:
+    journal = Journal(cap=2)
+    restored = [JournalEntry.from_dict(e.to_dict()) for e in [entry(Journal(), "a")] * 3]
+    journal.restore(restored, last_position=40)  # stored already: not told again
+    told = Told()
+    journal.record_to(told)
+    entry(journal, "2030-01-01T00:00:00")
+    journal.clear()
+    entry(journal, "2030-01-01T00:00:01")
+    assert told.positions == [41, 0, 42]
+    assert journal.first_kept() == 41  # a cap of 2: position 40 fell off
+    migrated = Journal()
+    migrated.restore(restored)  # a migrated file: its entries are told, from 1
+    migrated.record_to(again := Told(), unsaved=True)
+    assert again.positions == [1, 2, 3]
 
 
 def test_rules_fire_by_match_count_and_probability() -> None:

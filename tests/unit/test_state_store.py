@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from mockserver.persistence import Changes, StateFileError, StateStore, StoredState, read
+from mockserver import journal_file
+from mockserver.journal import JournalEntry
+from mockserver.persistence import (
+    VERSION,
+    Changes,
+    StateFileError,
+    StateStore,
+    StoredState,
+    read,
+)
 
 BASE = {
     "seed": 7,
@@ -87,14 +97,13 @@ def test_a_running_clock_runs_on_while_the_server_is_down(tmp_path: Path) -> Non
     assert stored.current()["clock"] == {"now": clock["now"], "frozen": True}
 
 
-def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
+def test_delivery_rows(tmp_path: Path) -> None:
     path, store = store_at(tmp_path)
     message = json.dumps({"id": "cb-1", "url": "http://r", "body": {"x": 1}})
     store.write(Changes(deliveries_new=[("cb-1", message, "pending", "[]")]))
     store.write(
         Changes(
             deliveries_updated=[("pending", '[{"outcome": "connect error"}]', "cb-1")],
-            journal_new=[(1, '{"id": 1}', b"\xff raw", b"{}"), (2, '{"id": 2}', b"", b"")],
         )
     )
     stored, store = reopen(path, store)
@@ -107,10 +116,6 @@ def test_deliveries_and_journal_rows(tmp_path: Path) -> None:
             "attempts": [{"outcome": "connect error"}],
         }
     ]
-    assert [row[:3] for row in stored.journal] == [(1, {"id": 1}, b"\xff raw"), (2, {"id": 2}, b"")]
-    store.write(Changes(journal_new=[(3, '{"id": 3}', b"", b"")], journal_oldest=3))
-    stored, store = reopen(path, store)
-    assert [row[0] for row in stored.journal] == [3]
     store.write(Changes(deliveries_forgotten=["cb-1"]))
     stored, store = reopen(path, store)
     store.close()
@@ -140,10 +145,12 @@ def test_unusable_files_are_refused_and_left_as_they_were(tmp_path, make, reason
 def test_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path, store = store_at(tmp_path)
     with store._db:
-        store._db.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
+        store._db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION + 1),))
     store.close()
     before = path.read_bytes()
-    with pytest.raises(StateFileError, match="version '3', this lgmock reads 2"):
+    with pytest.raises(
+        StateFileError, match=f"version '{VERSION + 1}', this lgmock reads {VERSION}"
+    ):
         read(path)
     assert path.read_bytes() == before
 
@@ -176,3 +183,112 @@ def test_a_format_1_json_file_is_read_for_migration(tmp_path: Path) -> None:
     StateStore.attach(path, stored).close()
     assert json.loads(path.with_name("state.json.v1.json").read_text()) == legacy
     assert read(path).base == BASE and not read(path).legacy
+
+
+def made(position: int) -> JournalEntry:
+    """An entry whose raw bodies are bytes of any kind, not always JSON."""
+    return JournalEntry(
+        id=position,
+        at="2031-01-01T00:00:00.000000",
+        api="business-connect",
+        operation_id="getDevice",
+        caller="p",
+        method="GET",
+        path=f"/bc/v1/devices/{position}",
+        query="",
+        request_headers={"x-message-id": "m"},
+        request_body=bytes([position, 0xFF]) * position,
+        status=200,
+        response_body=b"{}" if position % 2 else b"",
+    )
+
+
+def record(store: StateStore, *positions: int, first_kept: int = 1) -> None:
+    for position in positions:
+        store.journal.record(position, made(position))
+    store.journal.flush(first_kept)
+
+
+def expected(*positions: int) -> list[tuple[int, dict, bytes, bytes]]:
+    return [(n, made(n).head(), made(n).request_body, made(n).response_body) for n in positions]
+
+
+def journal_rows(*positions: int) -> list[tuple[int, str, bytes, bytes]]:
+    return [
+        (n, json.dumps({"id": n}), bytes([n, 0xFF]) * n, b"{}" if n % 2 else b"") for n in positions
+    ]
+
+
+def test_the_journal_lives_in_its_own_file_written_in_batches(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    record(store, 1, 2)
+    record(store, 3)
+    stored, store = reopen(path, store)
+    # Raw bytes come back as they were written, whatever they are.
+    assert stored.journal == expected(1, 2, 3)
+    # Past the cap, whole batches that fell off it go; a cleared journal starts empty.
+    record(store, 4, first_kept=3)
+    stored, store = reopen(path, store)
+    assert [row[0] for row in stored.journal] == [3, 4]
+    store.journal.record(5, made(5))
+    store.journal.cleared()
+    record(store, 6)
+    stored, store = reopen(path, store)
+    store.close()
+    assert [row[0] for row in stored.journal] == [6]
+    with closing(sqlite3.connect(path)) as db:  # the state database holds no journal bytes
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone()
+
+
+def test_a_version_2_file_has_its_journal_moved_out(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(devices={"a": {"deviceId": "a", "alias": "changed"}}))
+    store.close()
+    # Version 2 was this schema with the journal in a table of the state database.
+    journal_file.path_for(path).unlink()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "CREATE TABLE journal (position INTEGER PRIMARY KEY, head TEXT NOT NULL,"
+            " request_body BLOB, response_body BLOB)"
+        )
+        db.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", journal_rows(7, 8))
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    stored = read(path)
+    assert stored.version == 2 and [row[0] for row in stored.journal] == [7, 8]
+    StateStore.attach(path, stored).close()
+    again = read(path)
+    assert again.version == VERSION
+    assert again.journal == stored.journal and again.devices == stored.devices
+    with closing(sqlite3.connect(path)) as db:
+        assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone()
+
+
+def test_a_missing_journal_file_starts_an_empty_journal(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    record(store, 1)
+    store.close()
+    journal_file.path_for(path).unlink()
+    assert read(path).journal == []
+
+
+def test_an_unreadable_journal_file_is_refused_and_both_files_left_as_they_were(
+    tmp_path: Path,
+) -> None:
+    path, store = store_at(tmp_path)
+    store.close()
+    journal = journal_file.path_for(path)
+    journal.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16)
+    before = path.read_bytes(), journal.read_bytes()
+    with pytest.raises(StateFileError, match=f"{journal.name}.*delete {journal.name}"):
+        read(path)
+    assert (path.read_bytes(), journal.read_bytes()) == before
+
+
+def test_a_new_state_file_does_not_take_an_old_journal_beside_it(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    record(store, 1)
+    store.close()
+    assert read(path).journal == expected(1)
+    path.unlink()  # the state file is gone; its journal file is not
+    StateStore.create(path, "base.yaml", BASE).close()
+    assert read(path).journal == []
