@@ -10,7 +10,7 @@ backend's ``users`` and ``events`` mappings. The semantics are spec-notes DR-01 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,10 +173,13 @@ class EventWindows:
         # once, at the transition's instant, not by the listener at "now".
         self._quiet = False
         self.changed: Callable[[], None] = lambda: None  # set by the DR backend
-        # Whether devices may no longer match the events (a device changed or came back,
-        # a DR call): a tick reconciles only then, or when a window opens or closes, so
-        # a tick with nothing new costs what the events cost, not what their devices do.
+        # Whether every device may no longer match the events (a DR call, a load): a tick
+        # reconciles them all only then, or when a window opens or closes, so a tick with
+        # nothing new costs what the events cost, not what their devices do.
         self._stale = True
+        # Devices that changed since (any API, back online): a tick reconciles them alone,
+        # so a control of one device of an event over a fleet costs one device.
+        self._touched: set[str] = set()
         # members() per event, valid until the next DR call (the only way targets, opts
         # and enrolments change): one DR call asks for them several times.
         self._generation = 0
@@ -198,16 +201,25 @@ class EventWindows:
     def tick(self, now: datetime) -> None:
         """The sandbox clock reads ``now``: start or end event windows that are due."""
         if not any(e.phase != FINISHED or e.controls for e in self.events.values()):
+            self._touched.clear()
             return
         now_ms = int(now.timestamp() * 1000)
-        moved = False
+        moved = sampled = False
         while (due := self._next_due(now_ms)) is not None:
             at_ms, kind, event = due
             self._transition(event, kind, at_ms)
-            moved = True
+            # A sample only writes rows: which device takes part where is unchanged.
+            moved, sampled = moved or kind != SAMPLE, sampled or kind == SAMPLE
         if moved or self._stale:
             self._stale = False
+            self._touched.clear()
             self._reconcile(now_ms)
+            self.changed()
+        elif self._touched:
+            touched, self._touched = self._touched, set()
+            self._reconcile_devices(touched, now_ms)
+            self.changed()
+        elif sampled:
             self.changed()
 
     def settle(self, *, later: bool = False) -> None:
@@ -356,17 +368,21 @@ class EventWindows:
     # ------------------------------------------------------------------ openings
 
     def open_part(self, part: int = OPEN_PART) -> bool:
-        """Reach the next ``part`` members of the window opening; whether more remain."""
+        """Reach the next ``part`` members of the window opening; whether more remain.
+
+        For those members: what _reconcile and then _record(start) do at the opening.
+        """
         opening = self.opening
         if opening is None:
             return False
         event, members = opening.event, self.members(opening.event)
-        active = self._active()
-        for device_id in list(itertools.islice(opening.pending, part)):
+        ids = list(itertools.islice(opening.pending, part))
+        for device_id in ids:
             del opening.pending[device_id]
-            member = members.get(device_id)
-            if member is not None:
-                self._open_one(event, member, opening.at_ms, active)
+        reached = [members[device_id] for device_id in ids if device_id in members]
+        self._reconcile_devices([m.device_id for m in reached], opening.at_ms, skip=event)
+        for member in reached:
+            self._append(event, self._series(event, member), member, opening.at_ms, "start", True)
         self.changed()
         if opening.pending:
             return True
@@ -377,33 +393,37 @@ class EventWindows:
         while self.open_part():
             pass
 
-    def _open_one(self, event: DrEvent, member: Member, at_ms: int, active: list[DrEvent]) -> None:
-        """What opening ``event`` does to one member: _reconcile and _record for one device."""
-        device_id = member.device_id
-        wanted = next(
-            (
-                other
-                for other in active
-                if (other is event and member.participating)
-                or (
-                    other is not event
-                    and (m := self.members(other).get(device_id)) is not None
-                    and m.participating
-                )
-            ),
-            None,
-        )
-        if wanted is event:
-            for other in self.events.values():  # it passes to this event from another
-                if other is not event and device_id in other.controls:
-                    self._release(other, device_id)
-                    held = self._member_now(other, device_id)
-                    if held is not None and other.phase == ACTIVE:
-                        self._append(other, self._series(other, held), held, at_ms, None, False)
-            if member.online:
+    def _reconcile_devices(
+        self, device_ids: Iterable[str], at_ms: int, skip: DrEvent | None = None
+    ) -> None:
+        """_reconcile for these devices alone: what changed touched nothing else."""
+        active = self._active()
+        pending = self.opening.pending if self.opening else {}
+        opening_event = self.opening.event if self.opening else None
+        for device_id in device_ids:
+            wanted: tuple[DrEvent, Member] | None = None
+            for event in active:
+                if event is opening_event and device_id in pending:
+                    continue  # not reached yet
+                member = self.members(event).get(device_id)
+                if member is not None and member.participating:
+                    wanted = (event, member)
+                    break
+            for event in self.events.values():
+                if device_id in event.controls and (wanted is None or wanted[0] is not event):
+                    self._release(event, device_id)
+                    held = self._member_now(event, device_id)
+                    if held is not None and event is not skip and event.phase == ACTIVE:
+                        self._append(event, self._series(event, held), held, at_ms, None, False)
+            if wanted is None or not wanted[1].online:
+                continue  # a signal cannot reach it; it is applied once it is back
+            event, member = wanted
+            control = event.controls.get(device_id)
+            fresh = control is None
+            if control is None:
                 control = event.controls[device_id] = Control()
-                self._enforce(event, member.device, control)
-        self._append(event, self._series(event, member), member, at_ms, "start", True)
+            if (self._enforce(event, member.device, control) or fresh) and event is not skip:
+                self._append(event, self._series(event, member), member, at_ms, None, False)
 
     def _reconcile(self, at_ms: int, skip: DrEvent | None = None) -> None:
         """Make devices match the events: release, apply, keep within bounds; record it."""
@@ -561,7 +581,7 @@ class EventWindows:
     def heard(self, change: DeviceEvent) -> None:
         """A device changed (any API, the control API, a timer): record it in open events."""
         if isinstance(change, DeviceUpdate):
-            self._stale = True  # back online: a signal it missed is applied now
+            self._touched.add(change.device.device_id)  # back online: it gets what it missed
             return
         if self._quiet or not isinstance(change, DeviceChange):
             return
@@ -576,10 +596,10 @@ class EventWindows:
                 continue
             if opening and opening.event is event and device.device_id in opening.pending:
                 continue  # the opening reaches it later, as it is then
-            member = self._member(event, device, user)
+            member = self.members(event).get(device.device_id)
             if member is not None:
                 self._append(event, self._series(event, member), member, now_ms, None, False)
-                self._stale = True  # the device may have left the event's bounds
+                self._touched.add(device.device_id)  # it may have left the event's bounds
                 self.changed()
 
 

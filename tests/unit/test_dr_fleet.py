@@ -154,3 +154,27 @@ def test_an_export_finishes_a_zip_still_being_made(document: dict[str, Any]) -> 
     content = data.content
     sandbox.dr.finish_file(data, b"the job's own bytes, come late")
     assert data.content is content  # what was exported stays
+
+
+def test_a_tick_after_one_member_changed_reconciles_that_device_alone(
+    document: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = opened_in_parts(document)
+    windows = sandbox.dr.windows
+    sandbox.tick()
+    ac = next(d["deviceId"] for d in document["devices"] if d["deviceType"].endswith("CONDITIONER"))
+    sandbox.devices.change_from_device(ac, {"temperature": {"targetTemperature": 18}})
+    looked_at: list[str] = []
+    enforce = windows._enforce
+
+    def counted(event: Any, device: Any, control: Any) -> bool:
+        looked_at.append(device.device_id)
+        return enforce(event, device, control)
+
+    monkeypatch.setattr(windows, "_enforce", counted)
+    sandbox.tick()
+    assert looked_at == [ac]  # not the other 299 air conditioners under control
+    assert 26 <= sandbox.devices.get(ac).status["temperature"]["targetTemperature"] <= 28
+    rows = sandbox.dr.events["fleet-peak"].series[ac].rows
+    assert rows[-1]["values"]["temperature.targetTemperature"] >= 26
+    assert any(r["values"]["temperature.targetTemperature"] == 18 for r in rows)
