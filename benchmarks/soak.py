@@ -249,6 +249,9 @@ class Tally:
     expected_thinq: set[tuple[str, str]] = field(default_factory=set)
     acknowledged: dict[str, int] = field(default_factory=dict)  # device -> target
     thinq_devices: dict[str, list[str]] = field(default_factory=dict)  # user -> devices
+    # Each leaves a DR group and event in the sandbox (the vendor API deletes neither):
+    # state that grows with the run, beside the journals' caps.
+    dr_lifecycles: int = 0
 
 
 class Client:
@@ -407,6 +410,7 @@ class DrClient(Client):
         while time.monotonic() < deadline:
             round_ += 1
             await self.lifecycle(f"soak-{round_}")
+            self.tally.dr_lifecycles += 1
 
     async def dr(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         headers = {**await self.bc_headers(), "X-Country-Code": "KR"}
@@ -634,6 +638,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
         ("updates checked", f"{len(tally.acknowledged)}"),
         ("updates lost", f"{lost_updates}"),
         ("kill -9 and restart", "done" if crash else "not run"),
+        ("DR groups and events left (no API deletes them)", f"{tally.dr_lifecycles:,} each"),
         ("RSS start / half time / peak / end", _rss(results)),
         ("traceback in server log", "yes" if results["traceback_in_log"] else "no"),
     ]
