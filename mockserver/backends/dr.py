@@ -565,6 +565,9 @@ class DrBackend:
                     problems.append(f"{source}: {_problem(error, root)}")
                 except (AttributeError, KeyError, TypeError, ValueError, binascii.Error) as error:
                     problems.append(f"{source}: {root}: cannot be read: {error!r}")
+        # What a scenario holds is in the state file already (its base, or the pieces
+        # it was restored from); a load through the control API rewrites them all.
+        self.pieces.take()
         return problems
 
     def _load_group(self, item: Any, root: str) -> None:
