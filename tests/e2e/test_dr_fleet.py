@@ -158,13 +158,17 @@ def test_a_fleet_event_answers_then_reaches_every_device_and_its_zip_holds_them_
         assert_holds_the_fleet(downloaded_zip(http, h), fleet)
 
 
+def with_state_file(tmp_path: Path, scenario_file: Path, state_file: Path) -> RunningServer:
+    return start_server(
+        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file), wait=120
+    )
+
+
 def test_with_a_state_file_a_fleet_event_and_its_zip_survive_kill9(
     tmp_path: Path, scenario_file: Path, fleet: dict[str, Any]
 ) -> None:
     state_file = tmp_path / "state.db"
-    server = start_server(
-        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file), wait=120
-    )
+    server = with_state_file(tmp_path, scenario_file, state_file)
     try:
         with httpx.Client(base_url=server.base_url, timeout=120) as http:
             h = headers(http, fleet)
@@ -221,9 +225,7 @@ def test_with_a_state_file_a_member_control_writes_its_pieces_and_survives_kill9
     tmp_path: Path, scenario_file: Path, fleet: dict[str, Any]
 ) -> None:
     state_file = tmp_path / "state.db"
-    server = start_server(
-        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file), wait=120
-    )
+    server = with_state_file(tmp_path, scenario_file, state_file)
     try:
         with httpx.Client(base_url=server.base_url, timeout=120) as http:
             ok(http.post(f"{DR}/events", headers=headers(http, fleet), json=fleet_event(fleet)))

@@ -11,6 +11,7 @@ import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +61,15 @@ def air_conditioners(runtime: Runtime) -> list[str]:
     ]
 
 
+def with_fleet_event(path: Path, scenario_file: Path) -> tuple[Runtime, dict[str, Any]]:
+    """A runtime with a new state file, and an event over its whole fleet open."""
+    runtime = Runtime.with_state_file(path, scenario_file)
+    document = json.loads(scenario_file.read_text())
+    now_ms = int(runtime.sandbox.clock.timestamp() * 1000)
+    runtime.sandbox.dr.put_event(partner_of(runtime), fleet_dr_event(document, now_ms))
+    return runtime, document
+
+
 def advance(runtime: Runtime, seconds: int) -> None:
     """What POST /_sandbox/clock does."""
     runtime.sandbox.clock.advance(seconds)
@@ -90,11 +100,8 @@ def test_every_dr_change_is_stored_by_the_piece_and_restored_exactly(
     tmp_path: Path, scenario_file: Path
 ) -> None:
     path = tmp_path / "state.db"
-    runtime = Runtime.with_state_file(path, scenario_file)
+    runtime, document = with_fleet_event(path, scenario_file)
     partner = partner_of(runtime)
-    document = json.loads(scenario_file.read_text())
-    now_ms = int(runtime.sandbox.clock.timestamp() * 1000)
-    runtime.sandbox.dr.put_event(partner, fleet_dr_event(document, now_ms))
     runtime = restored(runtime, path)
     event = runtime.sandbox.dr.events["fleet-peak"]
     assert len(event.controls) == len(air_conditioners(runtime)) > 10
@@ -155,10 +162,7 @@ def test_every_dr_change_is_stored_by_the_piece_and_restored_exactly(
 
 def test_a_dr_call_that_changes_nothing_writes_nothing(tmp_path: Path, scenario_file: Path) -> None:
     path = tmp_path / "state.db"
-    runtime = Runtime.with_state_file(path, scenario_file)
-    document = json.loads(scenario_file.read_text())
-    now_ms = int(runtime.sandbox.clock.timestamp() * 1000)
-    runtime.sandbox.dr.put_event(partner_of(runtime), fleet_dr_event(document, now_ms))
+    runtime, document = with_fleet_event(path, scenario_file)
     runtime.sandbox.tick()
     runtime.commit()
     runtime.sandbox.tick()  # the same instant, nothing touched
@@ -174,10 +178,7 @@ def pieces_of(path: Path) -> list[tuple[str, str, str]]:
 
 def test_pieces_of_a_fleet_event_are_rows_of_their_own(tmp_path: Path, scenario_file: Path) -> None:
     path = tmp_path / "state.db"
-    runtime = Runtime.with_state_file(path, scenario_file)
-    document = json.loads(scenario_file.read_text())
-    now_ms = int(runtime.sandbox.clock.timestamp() * 1000)
-    runtime.sandbox.dr.put_event(partner_of(runtime), fleet_dr_event(document, now_ms))
+    runtime, document = with_fleet_event(path, scenario_file)
     runtime.close_state_file()
     kinds = [key[0] for key in pieces_of(path)]
     members = len(persistence.read(path).families["dr"]["events"][0]["progress"]["series"])
