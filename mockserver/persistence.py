@@ -43,6 +43,7 @@ from typing import Any
 
 from mockserver import journal_file, json_codec, scenario
 from mockserver.backends import dr_pieces
+from mockserver.backends.dr_pieces import Key, Piece
 from mockserver.journal_file import JournalFileError, JournalWriter
 
 FORMAT = "lgmock-state"
@@ -129,8 +130,8 @@ class Changes:
     families: dict[str, Any] = field(default_factory=dict)
     # The DR family by the piece (instead of families["dr"]): the changed ones, the
     # keys of those gone; ``dr_whole``: these are all of them (the old ones go).
-    dr_pieces: list[dr_pieces.Piece] = field(default_factory=list)
-    dr_removed: list[dr_pieces.Key] = field(default_factory=list)
+    dr_pieces: list[Piece] = field(default_factory=list)
+    dr_removed: list[Key] = field(default_factory=list)
     dr_whole: bool = False
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries_cleared: bool = False
@@ -417,7 +418,7 @@ def _read(db: sqlite3.Connection, version: int) -> StoredState:
     return stored
 
 
-def _piece_rows(pieces: Iterable[dr_pieces.Piece]) -> list[tuple[str, str, str, str]]:
+def _piece_rows(pieces: Iterable[Piece]) -> list[tuple[str, str, str, str]]:
     return [(kind, event, item, _dumps(value)) for kind, event, item, value in pieces]
 
 
