@@ -542,11 +542,18 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             deadline = started + args.seconds
             flapper = asyncio.create_task(flap(deadline))
             rss_peak = results["rss_start"]
+            results["rss_half"] = None
 
             async def watch_rss() -> None:
+                # Half time too: an RSS that stops growing once the journals' caps are
+                # reached shows at the end as about what it was then.
                 nonlocal rss_peak
+                halfway = started + args.seconds / 2
                 while time.monotonic() < deadline:
-                    rss_peak = max(rss_peak, rss_mb(server.process.pid))
+                    rss = rss_mb(server.process.pid)
+                    rss_peak = max(rss_peak, rss)
+                    if results["rss_half"] is None and time.monotonic() >= halfway:
+                        results["rss_half"] = rss
                     await asyncio.sleep(1)
 
             watcher = asyncio.create_task(watch_rss())
@@ -627,7 +634,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
         ("updates checked", f"{len(tally.acknowledged)}"),
         ("updates lost", f"{lost_updates}"),
         ("kill -9 and restart", "done" if crash else "not run"),
-        ("RSS start / peak / end", _rss(results)),
+        ("RSS start / half time / peak / end", _rss(results)),
         ("traceback in server log", "yes" if results["traceback_in_log"] else "no"),
     ]
     width = max(len(name) for name, _ in rows)
@@ -660,7 +667,11 @@ def _pending(results: dict[str, Any]) -> str:
 
 
 def _rss(results: dict[str, Any]) -> str:
-    return f"{results['rss_start']:.0f} / {results['rss_peak']:.0f} / {results['rss_end']:.0f} MB"
+    half = results.get("rss_half")
+    return (
+        f"{results['rss_start']:.0f} / {'n/a' if half is None else f'{half:.0f}'}"
+        f" / {results['rss_peak']:.0f} / {results['rss_end']:.0f} MB"
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -61,6 +61,7 @@ class Gateway:
         self.runtime.sandbox.tick()
         record = _open_record(scope, self.runtime)
         token = request_context.begin(record)
+        self.group_commit.in_flight += 1
         try:
             operation = operations.find(record.method, record.path)
             if operation is not None:
@@ -83,6 +84,7 @@ class Gateway:
                 return None
             return await self._vendor_call(record, body, refusal is not None, serve, send)
         finally:
+            self.group_commit.in_flight -= 1
             request_context.end(token)
 
     def _answering(self, record: RequestRecord, send: Send) -> Send:

@@ -200,10 +200,10 @@ class JournalWriter:
             stop = batches[-1] is None
             try:
                 self._write([batch for batch in batches if batch is not None])
-            except (sqlite3.Error, OSError) as exc:
+            except Exception:  # the thread must live on, or every later batch piles up
                 # The calls' changes are in the state file already; losing their journal
                 # entries is logged, and must not stop the server.
-                log.error("request journal %s not written: %s", self.path, exc)
+                log.exception("request journal %s not written", self.path)
             if stop:
                 return
 

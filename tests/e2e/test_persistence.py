@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver
+from mockserver import journal_file
 from mockserver.persistence import VERSION
 from tests.api.test_thinq_async import call_async, thinq_headers
 from tests.support import (
@@ -205,6 +206,29 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             assert target_temperature(http, headers, OFFICE_AC) == target
             # The rule fired once before the crash: spent, it does not fire again.
             assert http.get("/bc/v1/devices", headers=headers).status_code == 200
+    finally:
+        stop_server(server)
+
+
+def test_kill9_keeps_the_journal_its_file_was_given(tmp_path: Path) -> None:
+    state_file = tmp_path / "state.db"
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            headers = bc_headers(http)  # journaled: the token call
+            for _ in range(5):
+                assert http.get(f"/bc/v1/devices/{OFFICE_AC}", headers=headers).status_code == 200
+            journal = http.get("/_sandbox/journal", params={"limit": 1000}).json()
+        assert len(journal["items"]) == 6
+        # The journal's file is written by a thread within a tick (0.5 s); it is no
+        # database locked by the server, so it can be read while the server runs.
+        requests = journal_file.path_for(state_file)
+        deadline = time.monotonic() + 10
+        while len(journal_file.read(requests)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/_sandbox/journal", params={"limit": 1000}).json() == journal
     finally:
         stop_server(server)
 
