@@ -10,8 +10,12 @@ of 50) served by `lgmock serve`; then, as a partner's client would:
 2. The time from that answer until the signal has reached the last air conditioner
    (`GET /bc/v1/devices/{id}` polled), and the slowest `GET /_sandbox/health` answered
    meanwhile (what any other request waits while the window opens in parts).
-3. The same event sent again (renamed): the update's time.
-4. `POST /bc/v1/dr/data-zip/files`: the answer's time; then the time until
+3. A Business Connect control of one member air conditioner (`POST /bc/v1/devices/{id}`,
+   out of the event's bounds) and the `GET` of it after (its tick brings the device back
+   within the bounds), for 5 members: the slowest of each. With `--state-file` each is
+   committed before its answer: what that costs at fleet size.
+4. The same event sent again (renamed): the update's time.
+5. `POST /bc/v1/dr/data-zip/files`: the answer's time; then the time until
    `GET /bc/v1/dr/data-zip/files/{name}` stops answering "not ready" (4306) and hands out
    its presigned URL (polled), the slowest of those polls, and the zip downloaded: its
    size and how many devices it holds (checked: all N).
@@ -52,6 +56,10 @@ SIGNAL = {
     "controlType": "Temperature",
     "signalData": {"temperature": {"min": 26, "max": 28, "unit": "C"}},
 }
+
+
+MEMBER_CONTROLS = 5
+MEMBER_CONTROL = {"temperature": {"targetTemperature": 18}}  # below the signal's 26..28
 
 
 def log(message: str) -> None:
@@ -127,6 +135,19 @@ def measure(devices: int, workdir: Path, state_file: bool) -> dict[str, Any]:
                 return 26 <= target <= 28, max(took, health)
 
             row["applied_s"], row["applied_worst_s"] = wait_until(reached, "the signal")
+            controls, reads = [], []
+            for member in acs[: len(acs) : max(1, len(acs) // MEMBER_CONTROLS)][:MEMBER_CONTROLS]:
+                took, _ = timed_ok(
+                    lambda member=member: http.post(
+                        f"/bc/v1/devices/{member}", headers=h, json=MEMBER_CONTROL
+                    )
+                )
+                controls.append(took)
+                took, _ = timed_ok(
+                    lambda member=member: http.get(f"/bc/v1/devices/{member}", headers=h)
+                )
+                reads.append(took)
+            row["member_s"], row["member_get_s"] = max(controls), max(reads)
             event["eventName"] = "fleet peak, renamed"
             row["update_s"], _ = timed_ok(lambda: http.post(f"{DR}/events", headers=h, json=event))
             row["zip_s"], answer = timed_ok(
@@ -175,14 +196,16 @@ def main() -> int:
     print(f"Machine: {machine_line()}; server and this driver share it. lgmock {mode}.\n")
     print(
         "| devices (ACs) | create event s | answer -> signal on every AC s (slowest "
-        "request meanwhile s) | update event s | zip request s | zip downloadable after s (slowest "
-        "poll s) | zip MB (devices) | RSS MB |"
+        "request meanwhile s) | member control ms (GET after ms) | update event s | zip request s "
+        "| zip downloadable after s (slowest poll s) | zip MB (devices) | RSS MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row['devices']:,} ({row['acs']:,}) | {row['create_s']:.2f} "
-            f"| {row['applied_s']:.2f} ({row['applied_worst_s']:.2f}) | {row['update_s']:.2f} "
+            f"| {row['applied_s']:.2f} ({row['applied_worst_s']:.2f}) "
+            f"| {row['member_s'] * 1000:.1f} ({row['member_get_s'] * 1000:.1f}) "
+            f"| {row['update_s']:.2f} "
             f"| {row['zip_s']:.2f} | {row['ready_s']:.2f} ({row['ready_worst_s']:.2f}) "
             f"| {row['zip_mb']:.0f} ({row['zip_devices']:,}) | {row['rss_mb']:.0f} |"
         )

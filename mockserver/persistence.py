@@ -4,7 +4,10 @@ What it keeps:
 
 - ``base``: the scenario last loaded (what a reset goes back to), written once per load;
 - ``devices`` and ``families``: what changed over it, one row per changed device and one
-  per changed entity family (partners, users, DR, ...), never a whole snapshot;
+  per changed entity family (partners, users, ...), never a whole snapshot;
+- ``dr_pieces``: the DR family by the piece (``backends/dr_pieces``: its head, each
+  event, each member's series and control, each data file), so a change writes what it
+  touched, not the ~50 MB of an event over a 100,000-device fleet;
 - ``deliveries``: every callback delivery with its status and attempts, so what was
   still owed at a crash is sent after the restart, its attempt count kept;
 
@@ -23,7 +26,8 @@ A database that cannot be used (not SQLite, corrupt, another program's, a newer
 version) is refused with a message and left as it was. Older formats are migrated: a
 JSON state file (format 1) is read, checked, written into a new database at the same
 path, the JSON kept beside it as ``FILE.v1.json``; a version-2 database (the journal in
-a table of its own) has its journal moved into ``FILE.requests``.
+a table of its own) has its journal moved into ``FILE.requests``; a version-2 or -3
+database (the DR family in one ``families`` row) has that row split into pieces.
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import journal_file, json_codec, scenario
+from mockserver.backends import dr_pieces
+from mockserver.backends.dr_pieces import Key, Piece
 from mockserver.journal_file import JournalFileError, JournalWriter
 
 FORMAT = "lgmock-state"
-VERSION = 3
+VERSION = 4
+FAMILY_ROW_VERSION = 3  # the DR family in one `families` row, rewritten whole per change
 JOURNAL_TABLE_VERSION = 2  # the journal in the state database's own `journal` table
 LEGACY_VERSION = 1  # the JSON file: one whole snapshot, written every 5 s
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -55,11 +62,21 @@ CREATE TABLE devices (device_id TEXT PRIMARY KEY, entry TEXT NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, message TEXT NOT NULL, status TEXT NOT NULL,
                          attempts TEXT NOT NULL);
 """
+# Added by version 4. An upsert keeps a row's place (rowid), so the pieces read back in
+# the order of the state they make (dr_pieces.assemble).
+DR_PIECES_SCHEMA = """
+CREATE TABLE dr_pieces (kind TEXT NOT NULL, event TEXT NOT NULL, item TEXT NOT NULL,
+                        value TEXT NOT NULL, PRIMARY KEY (kind, event, item));
+"""
+UPSERT_DR_PIECE = (
+    "INSERT INTO dr_pieces (kind, event, item, value) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, event, item) DO UPDATE SET value = excluded.value"
+)
 UPSERT_DEVICE = (
     "INSERT INTO devices (device_id, entry) VALUES (?, ?) "
     "ON CONFLICT (device_id) DO UPDATE SET entry = excluded.entry"
 )
-TABLES = {"meta", "base", "families", "devices", "deliveries"}
+TABLES = {"meta", "base", "families", "devices", "deliveries", "dr_pieces"}
 
 
 class StateFileError(ValueError):
@@ -111,6 +128,11 @@ class Changes:
     base: tuple[str, dict[str, Any]] | None = None  # a new scenario: (source, document)
     dropped: bool = False  # a reset or a load: the changes over the base are gone
     families: dict[str, Any] = field(default_factory=dict)
+    # The DR family by the piece (instead of families["dr"]): the changed ones, the
+    # keys of those gone; ``dr_whole``: these are all of them (the old ones go).
+    dr_pieces: list[Piece] = field(default_factory=list)
+    dr_removed: list[Key] = field(default_factory=list)
+    dr_whole: bool = False
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries_cleared: bool = False
     deliveries_new: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -123,6 +145,9 @@ class Changes:
             self.base
             or self.dropped
             or self.families
+            or self.dr_pieces
+            or self.dr_removed
+            or self.dr_whole
             or self.devices
             or self.deliveries_cleared
             or self.deliveries_new
@@ -165,6 +190,8 @@ class StateStore:
             fresh.replace(path)
             return cls(path, _connect(path), JournalWriter(journal_path, fresh=True))
         connection = _connect(path)
+        if stored.version == VERSION:
+            return cls(path, connection, JournalWriter(journal_path, fresh=False))
         if stored.version == JOURNAL_TABLE_VERSION:
             # The journal file is complete before the table it comes from is dropped: a
             # crash in between leaves a version-2 file, migrated again at the next start.
@@ -173,13 +200,19 @@ class StateStore:
                 for position, head, request, response in stored.journal
             ]
             journal = JournalWriter(journal_path, fresh=True, rows=rows)
-            with connection:
+        else:
+            journal = JournalWriter(journal_path, fresh=False)
+        # One transaction: the file is of the old version, or wholly of this one.
+        with connection:
+            if stored.version == JOURNAL_TABLE_VERSION:
                 connection.execute("DROP TABLE journal")
-                connection.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION),)
-                )
-            return cls(path, connection, journal)
-        return cls(path, connection, JournalWriter(journal_path, fresh=False))
+            connection.execute(DR_PIECES_SCHEMA)
+            dr = stored.families.get("dr")
+            if dr is not None:
+                connection.executemany(UPSERT_DR_PIECE, _piece_rows(dr_pieces.split(dr)))
+                connection.execute("DELETE FROM families WHERE name = 'dr'")
+            connection.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION),))
+        return cls(path, connection, journal)
 
     def close(self) -> None:
         self.journal.close()
@@ -204,6 +237,15 @@ class StateStore:
         if changes.dropped:
             db.execute("DELETE FROM families")
             db.execute("DELETE FROM devices")
+        if changes.dropped or changes.dr_whole:
+            db.execute("DELETE FROM dr_pieces")
+        if changes.dr_removed:
+            db.executemany(
+                "DELETE FROM dr_pieces WHERE kind = ? AND event = ? AND item = ?",
+                changes.dr_removed,
+            )
+        if changes.dr_pieces:
+            db.executemany(UPSERT_DR_PIECE, _piece_rows(changes.dr_pieces))
         if changes.families:
             db.executemany(
                 "INSERT INTO families (name, value) VALUES (?, ?) "
@@ -265,7 +307,7 @@ def read(path: Path) -> StoredState:
             stored = _read(reader, version)
         finally:
             reader.close()
-        if version == VERSION:
+        if version != JOURNAL_TABLE_VERSION:
             stored.journal = journal_file.read(journal_file.path_for(path))
         return stored
     except JournalFileError as exc:
@@ -288,7 +330,7 @@ def _create(path: Path, source: str, document: dict[str, Any]) -> sqlite3.Connec
     """A new state database at ``path`` holding a scenario as its base, in one transaction."""
     path.resolve().parent.mkdir(parents=True, exist_ok=True)
     connection = _connect(path)
-    connection.executescript(SCHEMA)
+    connection.executescript(SCHEMA + DR_PIECES_SCHEMA)
     with connection:
         connection.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -321,13 +363,16 @@ def _check(path: Path, db: sqlite3.Connection) -> int:
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if meta.get("format") != FORMAT:
         raise StateFileError(f"{path}: not an lgmock state file (no format: {FORMAT})")
-    if meta.get("version") not in (str(VERSION), str(JOURNAL_TABLE_VERSION)):
+    readable = (VERSION, FAMILY_ROW_VERSION, JOURNAL_TABLE_VERSION)
+    if meta.get("version") not in [str(version) for version in readable]:
         raise StateFileError(
             f"{path}: state file version {meta.get('version')!r}, this lgmock reads {VERSION}"
-            f" (and migrates {JOURNAL_TABLE_VERSION} and {LEGACY_VERSION})"
+            f" (and migrates {FAMILY_ROW_VERSION}, {JOURNAL_TABLE_VERSION} and {LEGACY_VERSION})"
         )
     version = int(meta["version"])
-    required = TABLES | {"journal"} if version == JOURNAL_TABLE_VERSION else TABLES
+    required = TABLES if version == VERSION else TABLES - {"dr_pieces"}
+    if version == JOURNAL_TABLE_VERSION:
+        required |= {"journal"}
     missing = required - tables
     if missing:
         raise StateFileError(f"{path}: state file lacks tables {sorted(missing)}")
@@ -344,6 +389,15 @@ def _read(db: sqlite3.Connection, version: int) -> StoredState:
         name: json_codec.loads(value)
         for name, value in db.execute("SELECT name, value FROM families")
     }
+    if version == VERSION:
+        pieces = [
+            (kind, event, item, json_codec.loads(value))
+            for kind, event, item, value in db.execute(
+                "SELECT kind, event, item, value FROM dr_pieces ORDER BY rowid"
+            )
+        ]
+        if pieces:
+            stored.families["dr"] = dr_pieces.assemble(pieces)
     stored.devices = {
         key: json_codec.loads(entry)
         for key, entry in db.execute("SELECT device_id, entry FROM devices ORDER BY rowid")
@@ -362,6 +416,10 @@ def _read(db: sqlite3.Connection, version: int) -> StoredState:
             )
         ]
     return stored
+
+
+def _piece_rows(pieces: Iterable[Piece]) -> list[tuple[str, str, str, str]]:
+    return [(kind, event, item, _dumps(value)) for kind, event, item, value in pieces]
 
 
 def _dumps(value: Any) -> str:
@@ -433,6 +491,14 @@ def gather(runtime: Any) -> Changes:
         # What building the sandbox made that its scenario does not say: the clock's
         # instant (stored with the wall time, see current()) and the DR file secret.
         families |= {"clock", "dr"}
+    if "dr" in families:
+        # By the piece: what the DR backend's change log names, or all of it after a
+        # reset or a load (the rows over the old base are gone).
+        families.discard("dr")
+        if changes.dropped:
+            changes.dr_pieces, changes.dr_whole = sandbox.dr.all_pieces(), True
+        else:
+            changes.dr_pieces, changes.dr_removed = sandbox.dr.changed_pieces()
     if families:
         changes.families = scenario.export_entities(sandbox, families)
         if "clock" in changes.families:

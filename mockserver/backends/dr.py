@@ -47,6 +47,7 @@ from mockserver.backends.dr_model import (
     Target,
     Touched,
 )
+from mockserver.backends.dr_pieces import CONTROL, EVENT, FILE, HEAD, Key, Piece, PieceLog, split
 from mockserver.backends.dr_windows import EventWindows, new_series
 from mockserver.backends.dr_zip import Presigner, ZipJob, file_name
 from mockserver.clock import SandboxClock
@@ -114,6 +115,10 @@ class DrBackend:
         self.windows = EventWindows(devices, clock, self.users, self.events)
         self.changed: Callable[[], None] = _nothing  # the sandbox's "dr changed" mark
         self.windows.changed = lambda: self.changed()
+        # Which pieces of the state changed, for the state file (dr_pieces): named
+        # where they change, here and in the windows.
+        self.pieces = PieceLog(lambda: self.changed())
+        self.windows.pieces = self.pieces
 
     def _now_ms(self) -> int:
         return int(self.clock.timestamp() * 1000)
@@ -141,6 +146,7 @@ class DrBackend:
                 field="body.groupId",
             )
         self.groups[group.group_id] = group
+        self.pieces.head()
         self.windows.settle()
         return group
 
@@ -190,6 +196,7 @@ class DrBackend:
 
     def _enrol(self, user: DrUser) -> None:
         self.users[user.user_no] = user
+        self.pieces.head()
         self._auth_codes.add(user.auth_code_ext)
         if user.partner_user_id:
             self._partner_users.add((user.partner_id, user.partner_user_id))
@@ -208,6 +215,7 @@ class DrBackend:
         """The user leaves DR: its targets go, its devices are released (and restored)."""
         user = self.user(caller, user_no)
         del self.users[user_no]
+        self.pieces.head()
         self._auth_codes.discard(user.auth_code_ext)
         self._partner_users.discard((user.partner_id, user.partner_user_id))
         owned = {device.device_id for device in self.devices.owned_by(user_no)}
@@ -217,6 +225,7 @@ class DrBackend:
                     target.type == DEVICE and target.id in owned
                 ):
                     del event.targets[target.id]
+                    self.pieces.event(event.event_id)
         self.windows.settle()
         return user
 
@@ -294,6 +303,7 @@ class DrBackend:
             # A window moved into the future runs again from its new start.
             if known.phase == FINISHED or (known.phase == ACTIVE and spec.start_ms > now):
                 known.phase, known.next_sample_ms = SCHEDULED, None
+        self.pieces.event(spec.event_id)
         self.windows.settle(later=later)
         return known or spec
 
@@ -361,11 +371,13 @@ class DrBackend:
         self._check_target(caller, target, field)
         self._check_device_overlap(caller, event, target, field)
         event.targets[target.id] = target
+        self.pieces.event(event.event_id)
 
     def update_target(self, caller: str, event_id: str, target_id: str, opt: str) -> Target:
         event = self.event(caller, event_id)
         target = self._target(event, target_id, "targetId")
         target.opt = opt
+        self.pieces.event(event.event_id)
         self.windows.settle()
         return target
 
@@ -391,6 +403,7 @@ class DrBackend:
                 results.append(BatchResult(item))
             except ApiError as error:
                 results.append(BatchResult(item, error))
+        self.pieces.event(event.event_id)
         self.windows.settle()
         return results
 
@@ -456,14 +469,14 @@ class DrBackend:
         if not later or len(job) <= ZIP_INLINE_DEVICES:
             data.built()
         self.files[name] = data
-        self.changed()
+        self.pieces.file(name)
         return data
 
     def finish_file(self, data: DataFile, content: bytes) -> None:
         """A job's zip is made: the file is ready once its ZIP_READY_MS has passed too."""
         if data.content is None:  # an export may have made it meanwhile (same bytes)
             data.content = content
-            self.changed()
+            self.pieces.file(data.file_name)
 
     def _file_series(self, event: DrEvent, keys: set[str] | None) -> dict[str, Series]:
         """Recorded series of the devices the targets reached, and those they reach now."""
@@ -552,6 +565,9 @@ class DrBackend:
                     problems.append(f"{source}: {_problem(error, root)}")
                 except (AttributeError, KeyError, TypeError, ValueError, binascii.Error) as error:
                     problems.append(f"{source}: {root}: cannot be read: {error!r}")
+        # What a scenario holds is in the state file already (its base, or the pieces
+        # it was restored from); a load through the control API rewrites them all.
+        self.pieces.take()
         return problems
 
     def _load_group(self, item: Any, root: str) -> None:
@@ -629,12 +645,54 @@ class DrBackend:
     def export(self) -> dict[str, Any]:
         self.windows.finish_opening()  # a state holds windows whole
         return {
-            "fileSecret": self.presigner.secret,
-            "groups": [group.to_scenario() for group in self.groups.values()],
-            "users": [user.to_scenario() for user in self.users.values()],
+            **self._head(),
             "events": [event.to_scenario() for event in self.events.values()],
             "files": [data.to_scenario() for data in self.files.values()],
         }
+
+    # ------------------------------------------------------------------ state file
+
+    def _head(self) -> dict[str, Any]:
+        return {
+            "fileSecret": self.presigner.secret,
+            "groups": [group.to_scenario() for group in self.groups.values()],
+            "users": [user.to_scenario() for user in self.users.values()],
+        }
+
+    def all_pieces(self) -> list[Piece]:
+        """The whole state as pieces (dr_pieces), its change log emptied."""
+        pieces = split(self.export())
+        self.pieces.take()
+        return pieces
+
+    def changed_pieces(self) -> tuple[list[Piece], list[Key]]:
+        """The pieces changed since the state file last took them, as they are now, and
+        the keys of those that are gone."""
+        self.windows.finish_opening()  # a state holds windows whole
+        written: list[Piece] = []
+        gone: list[Key] = []
+        for key in self.pieces.take():
+            value = self._piece(*key)
+            if value is None:
+                gone.append(key)
+            else:
+                written.append((*key, value))
+        return written, gone
+
+    def _piece(self, kind: str, event_id: str, item: str) -> Any:
+        """A piece's scenario value now; None if it is gone."""
+        if kind == HEAD:
+            return self._head()
+        if kind == FILE:
+            data = self.files.get(item)
+            return None if data is None else data.to_scenario()
+        event = self.events.get(event_id)
+        if event is None:
+            return None
+        if kind == EVENT:
+            return event.to_scenario(members=False)
+        held = event.controls.get(item) if kind == CONTROL else event.series.get(item)
+        return None if held is None else held.to_scenario()
 
 
 def _nothing() -> None:

@@ -336,7 +336,17 @@ class DrEvent:
             group["targetIds"].append(target.id)
         return groups
 
-    def to_scenario(self) -> dict[str, Any]:
+    def to_scenario(self, *, members: bool = True) -> dict[str, Any]:
+        """The scenario event; without its members' controls and series unless ``members``
+        (the state file stores those by the piece: dr_pieces)."""
+        progress: dict[str, Any] = {"phase": self.phase, "nextSampleTs": self.next_sample_ms}
+        if members:
+            progress["controls"] = {
+                device_id: control.to_scenario() for device_id, control in self.controls.items()
+            }
+            progress["series"] = {
+                device_id: s.to_scenario() for device_id, s in self.series.items()
+            }
         return {
             "eventId": self.event_id,
             "eventName": self.event_name,
@@ -345,14 +355,7 @@ class DrEvent:
             "endTs": self.end_ms,
             "targets": self.targets_to_scenario(),
             "signals": [dict(signal.raw) for signal in self.signals],
-            "progress": {
-                "phase": self.phase,
-                "nextSampleTs": self.next_sample_ms,
-                "controls": {
-                    device_id: control.to_scenario() for device_id, control in self.controls.items()
-                },
-                "series": {device_id: s.to_scenario() for device_id, s in self.series.items()},
-            },
+            "progress": progress,
         }
 
 

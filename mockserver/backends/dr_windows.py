@@ -41,6 +41,7 @@ from mockserver.backends.dr_model import (
     Target,
     Touched,
 )
+from mockserver.backends.dr_pieces import PieceLog
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError
 from mockserver.profiles.values import same_value
@@ -173,6 +174,9 @@ class EventWindows:
         # once, at the transition's instant, not by the listener at "now".
         self._quiet = False
         self.changed: Callable[[], None] = lambda: None  # set by the DR backend
+        # The backend's log of changed pieces (dr_pieces): every place below that
+        # changes an event's phase, a member's control or its series names it there.
+        self.pieces = PieceLog(lambda: None)
         # Whether every device may no longer match the events (a DR call, a load): a tick
         # reconciles them all only then, or when a window opens or closes, so a tick with
         # nothing new costs what the events cost, not what their devices do.
@@ -266,6 +270,7 @@ class EventWindows:
 
     def _transition(self, event: DrEvent, kind: int, at_ms: int) -> None:
         self.finish_opening()
+        self.pieces.event(event.event_id)
         if kind == START:
             event.phase = ACTIVE
             event.next_sample_ms = event.start_ms + SAMPLE_INTERVAL_MS
@@ -422,6 +427,7 @@ class EventWindows:
             fresh = control is None
             if control is None:
                 control = event.controls[device_id] = Control()
+                self.pieces.control(event.event_id, device_id)
             if (self._enforce(event, member.device, control) or fresh) and event is not skip:
                 self._append(event, self._series(event, member), member, at_ms, None, False)
 
@@ -444,6 +450,7 @@ class EventWindows:
             fresh = control is None
             if control is None:
                 control = event.controls[device_id] = Control()
+                self.pieces.control(event.event_id, device_id)
             if self._enforce(event, member.device, control) or fresh:
                 changed.append((event, member))
         for event, member in changed:
@@ -463,6 +470,8 @@ class EventWindows:
         for planned in signals.plan(device, matching):
             if not self._change(device, planned.ref.command(planned.new)):
                 continue
+            if not changed:
+                self.pieces.control(event.event_id, device.device_id)
             changed = True
             touched = control.touched.get(planned.key)
             if touched is None:
@@ -482,6 +491,7 @@ class EventWindows:
 
     def _release(self, event: DrEvent, device_id: str) -> None:
         control = event.controls.pop(device_id)
+        self.pieces.control(event.event_id, device_id)
         device = self.devices.devices.get(device_id)
         if device is None:
             return
@@ -517,9 +527,11 @@ class EventWindows:
         series = event.series.get(member.device_id)
         if series is None:
             series = event.series[member.device_id] = new_series(member)
+            self.pieces.series(event.event_id, member.device_id)
         for key in member.covering:
             if key not in series.targets:
                 series.targets.append(key)
+                self.pieces.series(event.event_id, member.device_id)
         return series
 
     def _record(self, event: DrEvent, at_ms: int, reason: str | None, *, force: bool) -> None:
@@ -562,10 +574,12 @@ class EventWindows:
             later = PristineRow(
                 store.fleet, pristine, at_ms, reason or "change", member.opt, participating
             )
+            self.pieces.series(event.event_id, device_id)
             series.entries.append(later)
             return
         row = signals.sample(member.device, at_ms, reason or "change", member.opt, participating)
         if force:
+            self.pieces.series(event.event_id, device_id)
             series.entries.append(row)
             return
         last = series.last_row()
@@ -576,6 +590,7 @@ class EventWindows:
                 row["reason"] = "opt"
             elif last.get("participating") != row["participating"]:
                 row["reason"] = "control"
+        self.pieces.series(event.event_id, device_id)
         series.entries.append(row)
 
     def heard(self, change: DeviceEvent) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import io
 import json
 import signal
+import sqlite3
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -156,13 +158,17 @@ def test_a_fleet_event_answers_then_reaches_every_device_and_its_zip_holds_them_
         assert_holds_the_fleet(downloaded_zip(http, h), fleet)
 
 
+def with_state_file(tmp_path: Path, scenario_file: Path, state_file: Path) -> RunningServer:
+    return start_server(
+        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file), wait=120
+    )
+
+
 def test_with_a_state_file_a_fleet_event_and_its_zip_survive_kill9(
     tmp_path: Path, scenario_file: Path, fleet: dict[str, Any]
 ) -> None:
     state_file = tmp_path / "state.db"
-    server = start_server(
-        tmp_path, "--scenario", str(scenario_file), "--state-file", str(state_file), wait=120
-    )
+    server = with_state_file(tmp_path, scenario_file, state_file)
     try:
         with httpx.Client(base_url=server.base_url, timeout=120) as http:
             h = headers(http, fleet)
@@ -177,5 +183,83 @@ def test_with_a_state_file_a_fleet_event_and_its_zip_survive_kill9(
                 26 <= target_temperature(http, h, ac) <= 28 for ac in air_conditioners(fleet)
             )
             assert_holds_the_fleet(downloaded_zip(http, h), fleet)
+    finally:
+        stop_server(server)
+
+
+# What a row written to each table is named by, in the triggers below.
+WRITTEN = {
+    "dr_pieces": "kind || ' ' || {row}.item",
+    "families": "{row}.name",
+    "devices": "'device'",
+}
+
+
+def count_writes(state_file: Path) -> None:
+    """Triggers in the state file recording every row its server inserts, updates or
+    deletes (the file is closed: the server holds it while it runs)."""
+    with closing(sqlite3.connect(state_file)) as db, db:
+        db.execute("CREATE TABLE written (name TEXT NOT NULL, row TEXT NOT NULL)")
+        for table, name in WRITTEN.items():
+            for action in ("INSERT", "UPDATE", "DELETE"):
+                row = name.replace("kind", "{row}.kind").format(
+                    row="OLD" if action == "DELETE" else "NEW"
+                )
+                db.execute(
+                    f"CREATE TRIGGER written_{table}_{action} AFTER {action} ON {table} "
+                    f"BEGIN INSERT INTO written VALUES ('{table}', {row}); END"
+                )
+
+
+def writes(state_file: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(state_file)) as db:
+        return db.execute("SELECT name, row FROM written ORDER BY rowid").fetchall()
+
+
+def killed(server: RunningServer) -> None:
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=15)
+
+
+def test_with_a_state_file_a_member_control_writes_its_pieces_and_survives_kill9(
+    tmp_path: Path, scenario_file: Path, fleet: dict[str, Any]
+) -> None:
+    state_file = tmp_path / "state.db"
+    server = with_state_file(tmp_path, scenario_file, state_file)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=120) as http:
+            ok(http.post(f"{DR}/events", headers=headers(http, fleet), json=fleet_event(fleet)))
+        killed(server)
+        with closing(sqlite3.connect(state_file)) as db:
+            (pieces,) = db.execute("SELECT count(*) FROM dr_pieces").fetchone()
+        assert pieces > DEVICES  # a series per member, a control per air conditioner
+        count_writes(state_file)
+
+        server = start_server(tmp_path, "--state-file", str(state_file), wait=120)
+        member = air_conditioners(fleet)[7]
+        with httpx.Client(base_url=server.base_url, timeout=120) as http:
+            h = headers(http, fleet)
+            control = {"temperature": {"targetTemperature": 18}}
+            answer = http.post(f"/bc/v1/devices/{member}", headers=h, json=control)
+            assert answer.status_code == 200, answer.text
+            # The event takes the member back within its bounds (the next tick).
+            eventually(lambda: 26 <= target_temperature(http, h, member) <= 28, "back in bounds")
+            before = http.get("/_sandbox/state").json()
+        killed(server)
+        # The control and the event's answer to it wrote the member's series and control
+        # and its device row, a few times; not the family (more than DEVICES pieces).
+        written = writes(state_file)
+        assert set(written) == {
+            ("dr_pieces", f"series {member}"),
+            ("dr_pieces", f"control {member}"),
+            ("devices", "device"),
+        }
+        assert len(written) <= 8, written
+
+        server = start_server(tmp_path, "--state-file", str(state_file), wait=120)
+        with httpx.Client(base_url=server.base_url, timeout=120) as http:
+            assert http.get("/_sandbox/state").json() == before
+            rows = before["dr"]["events"][0]["progress"]["series"][member]["rows"]
+            assert rows[-1]["reason"] == "change"  # the control's rows were kept
     finally:
         stop_server(server)

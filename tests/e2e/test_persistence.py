@@ -19,6 +19,7 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver
 from mockserver import journal_file
+from mockserver.persistence import VERSION
 from tests.api.test_thinq_async import call_async, thinq_headers
 from tests.support import (
     KR_AC,
@@ -138,7 +139,10 @@ def sqlite_file(path: Path, version: str) -> None:
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
-        (lambda p: sqlite_file(p, "4"), "version '4', this lgmock reads 3"),
+        (
+            lambda p: sqlite_file(p, str(VERSION + 1)),
+            f"version '{VERSION + 1}', this lgmock reads {VERSION}",
+        ),
         (lambda p: p.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 16), "not a usable"),
     ],
 )

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from mockserver import journal_file
+from mockserver.backends import dr_pieces
 from mockserver.journal import JournalEntry
 from mockserver.persistence import (
+    FAMILY_ROW_VERSION,
     VERSION,
     Changes,
     StateFileError,
@@ -252,6 +254,7 @@ def test_a_version_2_file_has_its_journal_moved_out(tmp_path: Path) -> None:
             " request_body BLOB, response_body BLOB)"
         )
         db.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", journal_rows(7, 8))
+        db.execute("DROP TABLE dr_pieces")  # added by version 4
         db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
     stored = read(path)
     assert stored.version == 2 and [row[0] for row in stored.journal] == [7, 8]
@@ -292,3 +295,100 @@ def test_a_new_state_file_does_not_take_an_old_journal_beside_it(tmp_path: Path)
     path.unlink()  # the state file is gone; its journal file is not
     StateStore.create(path, "base.yaml", BASE).close()
     assert read(path).journal == []
+
+
+# ---------------------------------------------------------------------- DR by the piece
+
+DR = {
+    "fileSecret": "secret",
+    "groups": [{"groupId": "g", "partnerId": "p"}],
+    "users": [{"userNo": "u1", "groupId": "g"}],
+    "events": [
+        {
+            "eventId": f"e{n}",
+            "partnerId": "p",
+            "targets": [{"targetType": "GROUP", "targetIds": ["g"], "opt": "IN"}],
+            "progress": {
+                "phase": "active",
+                "nextSampleTs": 5,
+                "controls": {f"d{i}": [{"resource": "temperature"}] for i in range(3)},
+                "series": {f"d{i}": {"userNo": "u1", "rows": [{"epochMs": i}]} for i in range(4)},
+            },
+        }
+        for n in (1, 2)
+    ],
+    "files": [{"fileName": "f.zip", "eventId": "e1", "content": "UEs="}],
+}
+
+
+def dr_rows(path: Path) -> list[tuple[str, str, str]]:
+    with closing(sqlite3.connect(path)) as db:
+        return [tuple(row) for row in db.execute("SELECT kind, event, item FROM dr_pieces")]
+
+
+def test_the_dr_family_is_stored_by_the_piece_and_read_back_whole(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(dr_pieces=dr_pieces.split(DR), dr_whole=True))
+    stored, store = reopen(path, store)
+    assert stored.families["dr"] == DR
+    assert json.dumps(stored.families["dr"]) == json.dumps(DR)  # in its order too
+    store.close()
+    rows = dr_rows(path)
+    assert len(rows) == 1 + 2 * (1 + 3 + 4) + 1  # head, events, controls, series, file
+    assert ("series", "e2", "d3") in rows and ("control", "e1", "d0") in rows
+
+
+def test_a_change_writes_its_pieces_and_deletes_those_gone(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(dr_pieces=dr_pieces.split(DR), dr_whole=True))
+    series = {"userNo": "u1", "rows": [{"epochMs": 2}, {"epochMs": 9}]}
+    before = store._db.total_changes
+    store.write(
+        Changes(
+            dr_pieces=[("series", "e2", "d2", series)],
+            dr_removed=[("control", "e1", "d1")],
+        )
+    )
+    assert store._db.total_changes - before == 2  # one row written, one deleted
+    stored, store = reopen(path, store)
+    expected = json.loads(json.dumps(DR))
+    expected["events"][1]["progress"]["series"]["d2"] = series
+    del expected["events"][0]["progress"]["controls"]["d1"]
+    assert json.dumps(stored.families["dr"]) == json.dumps(expected)  # its place kept
+    # A reset: the pieces over the old base are gone with the other changes.
+    store.write(Changes(dropped=True, dr_pieces=[dr_pieces.split(DR)[0]], dr_whole=True))
+    stored, store = reopen(path, store)
+    assert stored.families["dr"] == {**DR, "events": [], "files": []}
+    store.close()
+
+
+def test_a_version_3_file_has_its_dr_family_row_split_into_pieces(tmp_path: Path) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(families={"partners": [{"partnerId": "p"}]}))
+    store.close()
+    # Version 3 held the DR family as one row of `families`, and had no dr_pieces.
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DROP TABLE dr_pieces")
+        db.execute("INSERT INTO families (name, value) VALUES ('dr', ?)", (json.dumps(DR),))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(FAMILY_ROW_VERSION),))
+    stored = read(path)
+    assert stored.version == FAMILY_ROW_VERSION and stored.families["dr"] == DR
+    StateStore.attach(path, stored).close()
+    again = read(path)
+    assert again.version == VERSION
+    assert again.families == stored.families
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT name FROM families").fetchall() == [("partners",)]
+    assert len(dr_rows(path)) == 18
+
+
+def test_a_piece_of_an_unknown_kind_is_refused_and_the_file_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path, store = store_at(tmp_path)
+    store.write(Changes(dr_pieces=[("nonsense", "", "", {})]))
+    store.close()
+    before = path.read_bytes()
+    with pytest.raises(StateFileError, match="unreadable rows.*unknown kind 'nonsense'"):
+        read(path)
+    assert path.read_bytes() == before
