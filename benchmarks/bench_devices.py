@@ -540,18 +540,10 @@ def probes(
     return out
 
 
-def run_lgmock(
-    generator: Any,
-    args: Any,
-    work: Path,
-    started: list[Managed],
-    extra: tuple[str, ...] = (),
-    name: str = "lgmock",
-) -> dict[str, Any]:
-    ours = start_lgmock(args, work, started, extra, name)
-    ours["results"] = [
-        measure(generator, ours["server"], name, load, args) for load in ours["loads"]
-    ]
+def run_lgmock(generator: Any, args: Any, work: Path, started: list[Managed]) -> dict[str, Any]:
+    ours = start_lgmock(args, work, started)
+    server = ours["server"]
+    ours["results"] = [measure(generator, server, "lgmock", load, args) for load in ours["loads"]]
     return finish_lgmock(generator, args, work, ours)
 
 
