@@ -20,6 +20,7 @@ sustains about 10,000 (benchmarks/README.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -105,6 +106,15 @@ class Delivery:
         }
 
 
+@functools.cache
+def client_timeout(settings: DeliverySettings) -> aiohttp.ClientTimeout:
+    """An attempt's timeouts: one object per settings (a scenario load brings new ones,
+    which apply at once), not one per attempt."""
+    return aiohttp.ClientTimeout(
+        total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
+    )
+
+
 class DeliveryEngine:
     def __init__(self, clock: SandboxClock, settings: DeliverySettings | None = None) -> None:
         self.clock = clock
@@ -115,8 +125,6 @@ class DeliveryEngine:
         self._ready: asyncio.Queue[tuple[str, str | None]] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
-        self._timeout_for: DeliverySettings | None = None
-        self._timeout_value = aiohttp.ClientTimeout()
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
         # For the state file: what changed since it last asked (take_unsaved).
@@ -292,9 +300,8 @@ class DeliveryEngine:
         started = time.perf_counter()
         status_code = None
         try:
-            async with self._client.post(
-                delivery.url, data=json_codec.dumps(delivery.body), timeout=self._timeout()
-            ) as answer:
+            body, timeout = json_codec.dumps(delivery.body), client_timeout(self.settings)
+            async with self._client.post(delivery.url, data=body, timeout=timeout) as answer:
                 await answer.read()
                 status_code = answer.status
             outcome = "ok" if 200 <= status_code < 300 else f"http {status_code}"
@@ -315,17 +322,6 @@ class DeliveryEngine:
             log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
         self._changed(delivery)
         return delivery.status != PENDING
-
-    def _timeout(self) -> aiohttp.ClientTimeout:
-        # Made again only when the settings change (a scenario load), so they apply at
-        # once without a new object per attempt.
-        settings = self.settings
-        if self._timeout_for is not settings:
-            self._timeout_for = settings
-            self._timeout_value = aiohttp.ClientTimeout(
-                total=None, connect=settings.connect_timeout, sock_read=settings.read_timeout
-            )
-        return self._timeout_value
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:

@@ -22,6 +22,7 @@ their answers. A crash loses at most the journal entries of its last half second
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import sqlite3
@@ -48,7 +49,7 @@ CREATE TABLE batches (first INTEGER PRIMARY KEY, last INTEGER NOT NULL,
 # Each entry in a batch: three lengths, then its head (JSON), request and response bodies.
 FRAME = struct.Struct("<III")
 
-# (position, head as JSON, request body, response body): persistence.gather's rows.
+# (position, head as JSON, request body, response body): a version-2 state file's rows.
 Row = tuple[int, str, bytes, bytes]
 
 
@@ -72,18 +73,18 @@ def encode(rows: Iterable[Row]) -> bytes:
 
 
 def decode(first: int, blob: bytes) -> Iterator[tuple[int, dict[str, Any], bytes, bytes]]:
-    view, offset, position = memoryview(blob), 0, first
-    while offset < len(blob):
+    view, offset = memoryview(blob), 0
+    for position in itertools.count(first):
+        if offset >= len(blob):
+            return
+        parts = []
         sizes = FRAME.unpack_from(view, offset)
         offset += FRAME.size
-        head, request, response = (
-            bytes(view[offset : offset + sizes[0]]),
-            bytes(view[offset + sizes[0] : offset + sizes[0] + sizes[1]]),
-            bytes(view[offset + sizes[0] + sizes[1] : offset + sum(sizes)]),
-        )
-        offset += sum(sizes)
+        for size in sizes:
+            parts.append(bytes(view[offset : offset + size]))
+            offset += size
+        head, request, response = parts
         yield position, json_codec.loads(head), request, response
-        position += 1
 
 
 def read(path: Path) -> list[tuple[int, dict[str, Any], bytes, bytes]]:
@@ -105,11 +106,11 @@ def read(path: Path) -> list[tuple[int, dict[str, Any], bytes, bytes]]:
             return entries
         finally:
             reader.close()
+    except JournalFileError:
+        raise
     except sqlite3.DatabaseError as exc:
         raise JournalFileError(f"{path}: not a usable request journal: {exc} {hint}") from exc
     except (struct.error, ValueError, TypeError) as exc:
-        if isinstance(exc, JournalFileError):
-            raise
         raise JournalFileError(f"{path}: unreadable entries: {exc} {hint}") from exc
 
 

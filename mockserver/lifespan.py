@@ -3,8 +3,9 @@
 Time-driven behaviour (token expiry, DR windows, wash cycles) is kept current by a tick
 before every request and every TICK_SECONDS. With a state file, every response is
 preceded by a commit of what its request changed (``GroupCommit``), and every tick
-commits what changed without a request (deliveries, time-driven devices, the journal);
-the file is closed cleanly at shutdown (uvicorn's answer to SIGTERM and SIGINT).
+commits what changed without a request (deliveries, time-driven devices) and hands the
+request journal's new entries to its file; the file is closed cleanly at shutdown
+(uvicorn's answer to SIGTERM and SIGINT).
 """
 
 from __future__ import annotations

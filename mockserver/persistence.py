@@ -18,9 +18,9 @@ the request journal, trimmed to its cap.
 gateway calls it before a response starts, so a change acknowledged with a 2xx is on
 disk before the client hears of it; the ticker calls it twice a second for what changes
 without a request (deliveries, time-driven devices) and hands the journal's new entries
-to the journal file's thread. WAL mode with
-``synchronous=NORMAL``: a committed transaction survives the process being killed
-(SIGKILL, OOM, a container stopped); only a power cut can lose the last ones.
+to the journal file's thread. WAL mode with ``synchronous=NORMAL``: a committed
+transaction survives the process being killed (SIGKILL, OOM, a container stopped); only
+a power cut can lose the last ones.
 
 A database that cannot be used (not SQLite, corrupt, another program's, a newer
 version) is refused with a message and left as it was. Older formats are migrated: a
