@@ -51,6 +51,7 @@ class Ticker:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        self.runtime.after_answer.stop_all()
         self.runtime.close_state_file()
 
     async def _tick_forever(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import persistence, scenario, simulation
+from mockserver.after_answer import AfterAnswer
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.journal import Journal, JournalEntry
@@ -33,6 +34,8 @@ class Runtime:
         # The request journal outlives resets and scenario loads: a client's CI reads
         # the contract report over a whole run that may reset between tests.
         self.journal = Journal(journal_cap) if journal_cap else Journal()
+        # Work calls leave for after their answer; done before it with a state file.
+        self.after_answer = AfterAnswer(inline=lambda: self.store is not None)
         self._prepared: scenario.Prepared
         self.sandbox: Sandbox = self._build(document, source)
 
@@ -182,6 +185,7 @@ class Runtime:
     def load(self, document: dict[str, Any], source: str) -> Sandbox:
         """Replace the state with a scenario; on any problem the old state stays."""
         self.sandbox = self._build(document, source)
+        self.after_answer.stop_all()  # what the old state had under way went with it
         if self.store is not None:
             self._unsaved_base = (source, self._effective(document))
             self.sandbox.take_changes()  # the base holds what loading it did
@@ -196,6 +200,7 @@ class Runtime:
         sandbox = self._prepared.build()
         self._attach(sandbox)
         self.sandbox = sandbox
+        self.after_answer.stop_all()  # what the old state had under way went with it
         if self.store is not None:
             self._dropped = True
             sandbox.take_changes()
