@@ -37,8 +37,8 @@ import aiohttp
 
 from mockserver import json_codec
 from mockserver.clock import SandboxClock
-from mockserver.errors import iso_timestamp
 from mockserver.faults import FaultRules
+from mockserver.wire import iso_timestamp
 
 if TYPE_CHECKING:
     from mockserver.mqtt.channel import PushChannel
