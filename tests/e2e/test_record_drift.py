@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.contract.recording import Client, scenario_of, start_recording
+from tests.contract.recording import Client, prism_mock, scenario_of, start_recording
 from tests.contract.relay import HOP_BY_HOP
 from tests.contract.support import read_body, serving
 from tests.support import (
@@ -25,7 +26,9 @@ from tests.support import (
     KR_TOKEN,
     PARTNER_KEY,
     PARTNER_SECRET,
+    REPO,
     RunningServer,
+    lgmock_command,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -130,3 +133,55 @@ def test_each_break_of_a_relay_is_drift_with_its_operation_and_reproduce_line(
     recorded = scenario_of(proxy.out)
     assert recorded["devices"] == []
     assert "getDevices (GET /bc/v1/devices" in proxy.out.read_text()
+
+
+def test_prism_serving_the_vendor_document_is_drift_and_teaches_nothing_contradictory(
+    tmp_path: Path,
+) -> None:
+    vendor = REPO / "openapi" / "business-connect.vendor.yaml"
+    with prism_mock(vendor, tmp_path) as prism_url:
+        # Prism serves the document's paths at its root: one API, judged by its spec.
+        proxy = start_recording(tmp_path, prism_url, "--api", "bc")
+        client = Client(proxy.base_url, {"apiKey": "k-prism", "apiSecret": "s-prism"}, None, "/v1")
+        try:
+            listed = client.bc("GET", "/devices")
+            assert listed.status_code == 200, listed.text
+            device = listed.json()["response"][0]["deviceId"]
+            answers = [
+                client.bc("GET", f"/devices/profile/{device}"),
+                client.bc("GET", f"/devices/{device}"),
+                client.bc(
+                    "POST", f"/devices/{device}", json={"refrigeration": {"expressMode": True}}
+                ),
+                client.bc("GET", "/push"),
+                client.bc(
+                    "GET", "/dr/partners/acme-energy/groups", headers={"X-Country-Code": "KR"}
+                ),
+                client.http.get("/v1/devices"),  # no credentials: Prism's own refusal
+            ]
+            assert all(answer.status_code for answer in answers)
+            assert proxy.process.poll() is None, proxy.log()  # every answer was taken
+        finally:
+            client.close()
+        assert proxy.stop() == 1, proxy.log()
+
+    drift = proxy.drift_document()
+    assert drift["callsChecked"] == 8
+    assert drift["drift"] >= 3
+    operations = {f["operation_id"] for f in drift["findings"]}
+    # The document's profile example is a placeholder string, not a profile.
+    assert "getProfileOfDevice" in operations
+    for finding in drift["findings"]:
+        assert finding["reproduce"].startswith("curl ") and prism_url in finding["reproduce"]
+    assert "Traceback" not in proxy.log()
+    # The examples contradict each other (a WashTower washer listed, a refrigerator's
+    # status, a placeholder for a profile): no device is learned from them, and the
+    # scenario says why.
+    recorded = scenario_of(proxy.out)
+    assert recorded["devices"] == []
+    head = proxy.out.read_text(encoding="utf-8")
+    assert f"device {device}: left out" in head
+    checked = subprocess.run(
+        [*lgmock_command(), "scenario", "check", str(proxy.out)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
