@@ -2,7 +2,9 @@
 
 Business Connect callers send ``X-Api-Key`` and ``X-Api-Token`` (and, for a user's
 devices, ``Authorization: Bearer <OAuth token>``); ThinQ asynchronous callers send
-``x-service-id``/``x-service-key`` and the user's bearer token. This module parses those
+``x-service-id``/``x-service-key`` and the user's bearer token; ThinQ Connect callers
+(LG's SDK) send a personal access token as the bearer, ``x-country``, ``x-api-key`` and
+their own ``x-client-id``. This module parses those
 headers once and hands the backends plain keys and tokens: no backend sees a header.
 """
 
@@ -46,6 +48,13 @@ def thinq_caller() -> tuple[Service, User]:
     service = thinq.service(header("x-service-id"), header("x-service-key"))
     token = bearer_token(header("authorization"), malformed=Err.TOKEN_INVALID)
     return service, thinq.user(token, header("x-country-code"))
+
+
+def connect_caller() -> tuple[User, str]:
+    """The ThinQ Connect user (PAT bearer, x-country, x-api-key) and the client id."""
+    token = bearer_token(header("authorization"), malformed=Err.TOKEN_INVALID)
+    user = sandbox().connect.caller(token, header("x-country") or "", header("x-api-key") or "")
+    return user, header("x-client-id") or ""
 
 
 def caller_name(api: Api, headers: dict[str, str]) -> str | None:
