@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mockserver import paths
+from lgspecs import data
 
 # The heavy modules (specs, validators, the app) are imported by the commands that use
 # them: `lgmock clock show` and the other control commands start in a fraction of a second.
@@ -153,7 +153,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 3
     port = listening.getsockname()[1]  # --port 0 picks a free one
-    path = args.scenario or paths.default_scenario()
+    path = args.scenario or data.default_scenario()
     try:
         if args.state_file:
             restoring = args.state_file.exists()
@@ -355,14 +355,15 @@ def _registered_receiver(args: argparse.Namespace, show: Any) -> int:
 
 
 def _spec_lint(_args: argparse.Namespace) -> int:
-    from mockserver import speclint, specs
+    from lgspecs import documents
+    from mockserver import speclint
 
-    findings = speclint.lint(specs.vendor_spec())
+    findings = speclint.lint(documents.vendor_spec())
     for finding in findings:
         print(finding)
     counts = Counter(f.kind for f in findings)
     print(f"\n{len(findings)} findings: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()))
-    left = speclint.lint(specs.repaired_spec())
+    left = speclint.lint(documents.repaired_spec())
     print(f"after business-connect.overlay.yaml: {len(left)} findings")
     for finding in left:
         print(f"  {finding}")
@@ -370,9 +371,9 @@ def _spec_lint(_args: argparse.Namespace) -> int:
 
 
 def _spec_build(args: argparse.Namespace) -> int:
-    from mockserver import specs
+    from lgspecs import documents
 
-    for path in specs.build(args.dir):
+    for path in documents.build(args.dir):
         print(path)
     return 0
 

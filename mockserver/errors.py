@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lgspecs.mounts import Api, mount_of
 from mockserver import json_codec
-from mockserver.specs import Api, mount_of
 
 if TYPE_CHECKING:
     from mockserver.request_context import RequestRecord

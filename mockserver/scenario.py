@@ -31,6 +31,7 @@ import orjson
 import yaml
 from jsonschema import Draft202012Validator
 
+from lgspecs.data import profiles_dir
 from mockserver.backends.accounts import ALL_ROLES, Partner, Service, User
 from mockserver.backends.connect import Client as ConnectClient
 from mockserver.backends.connect import EventSubscription as ConnectEventSubscription
@@ -40,7 +41,6 @@ from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError
-from mockserver.paths import profiles_dir
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
