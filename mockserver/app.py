@@ -40,6 +40,7 @@ log = logging.getLogger("lgmock")
 HANDLER_MODULES: dict[mounts.Api, tuple[str, ...]] = {
     mounts.Api.BUSINESS_CONNECT: ("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
     mounts.Api.THINQ_ASYNC: ("mockserver.handlers.thinq",),
+    mounts.Api.THINQ_CONNECT: ("mockserver.handlers.connect",),
     mounts.Api.SANDBOX: ("mockserver.handlers.sandbox",),
 }
 

@@ -214,6 +214,7 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
         f"{len(sandbox.devices.devices)} devices",
         f"  Business Connect   {base}/bc/v1/...              Swagger UI {base}/bc/ui/",
         f"  ThinQ asynchronous {base}/v2/devices/*-async     Swagger UI {base}/v2/ui/",
+        f"  ThinQ Connect      {base}/connect/...            Swagger UI {base}/connect/ui/",
         f"  Sandbox control    {base}/_sandbox/...           Swagger UI {base}/_sandbox/ui/",
         f"  Dashboard          {base}/_dashboard/",
     ]
@@ -233,6 +234,16 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
         lines.append(
             f"  User {user.user_number} ({user.country_code}): "
             f"Authorization: Bearer {user.access_token}"
+        )
+    pat_user = next((user for user in accounts.users.values() if user.pat), None)
+    if pat_user:
+        from mockserver.backends.connect import SDK_API_KEY
+
+        # What LG's thinqconnect SDK needs: its base URL, the user's PAT, the SDK's key.
+        lines.append(
+            f"  ThinQ Connect (LG's SDK) as {pat_user.user_number} ({pat_user.country_code}): "
+            f"base URL {base}/connect  Authorization: Bearer {pat_user.pat}  "
+            f"x-api-key {SDK_API_KEY}"
         )
     lines += _callback_lines(sandbox, base)
     if partner:

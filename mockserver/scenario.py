@@ -577,9 +577,10 @@ def _load_connect(sandbox: Sandbox, spec: dict[str, Any]) -> None:
         connect.push_subscriptions[(item["clientId"], item["deviceId"])] = item["userNumber"]
     for item in spec.get("eventSubscriptions", []):
         expires = datetime.fromisoformat(item["expiresAt"]).timestamp()
-        connect.event_subscriptions[(item["clientId"], item["deviceId"])] = (
-            ConnectEventSubscription(item["clientId"], item["userNumber"], item["deviceId"], expires)
+        subscription = ConnectEventSubscription(
+            item["clientId"], item["userNumber"], item["deviceId"], expires
         )
+        connect.event_subscriptions[(item["clientId"], item["deviceId"])] = subscription
     for item in spec.get("devicePushClients", []):
         connect.device_push_clients[item["clientId"]] = item["userNumber"]
 

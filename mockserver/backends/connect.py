@@ -19,7 +19,7 @@ import calendar
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from mockserver.backends.accounts import Accounts, User
@@ -59,26 +59,28 @@ MAX_MONTHS = 12
 class PushChannel(Protocol):
     """The MQTT side of ThinQ Connect, filled in by the broker (issue 22)."""
 
-    def server(self) -> str:
-        """``mqtts://host:port`` of the broker, for ``GET /route``."""
+    @property
+    def route_url(self) -> str:
+        """``mqtts://host:port`` of the broker, for ``GET /route``'s ``mqttServer``."""
         ...
 
-    def issue_certificate(self, client: Client, csr: str) -> dict[str, Any]:
-        """Sign ``csr`` (base64 DER) for ``client``: ``{certificatePem, subscriptions}``."""
+    def certificate(self, client_id: str, csr: str) -> tuple[str, list[str]]:
+        """Sign ``csr`` (base64 DER) for a client: (certificate PEM, its topics).
+
+        Raises ValueError, with a message for the client, on a CSR it cannot sign.
+        """
         ...
 
 
 class NoPushChannel:
     """No broker yet: the route names LG's default, a certificate cannot be issued."""
 
-    def server(self) -> str:
-        return DEFAULT_MQTT_SERVER
+    route_url = DEFAULT_MQTT_SERVER
 
-    def issue_certificate(self, client: Client, csr: str) -> dict[str, Any]:
+    def certificate(self, client_id: str, csr: str) -> tuple[str, list[str]]:
         raise ApiError(
             Err.NOT_IMPLEMENTED,
-            "this sandbox has no MQTT push channel yet, so it cannot sign a client "
-            "certificate",
+            "this sandbox has no MQTT push channel, so it cannot sign a client certificate",
             field="csr",
         )
 
@@ -147,7 +149,7 @@ class ConnectBackend:
         web_socket = api_server.replace("http://", "ws://").replace("https://", "wss://")
         return {
             "apiServer": api_server,
-            "mqttServer": self.push_channel.server(),
+            "mqttServer": self.push_channel.route_url,
             "webSocketServer": web_socket.rstrip("/") + "/ws",
         }
 
@@ -319,7 +321,12 @@ class ConnectBackend:
 
     def issue_certificate(self, user: User, client_id: str, csr: str) -> dict[str, Any]:
         """The push channel's certificate for a registered client (issue 22's seam)."""
-        return {"result": self.push_channel.issue_certificate(self._client(user, client_id), csr)}
+        client = self._client(user, client_id)
+        try:
+            pem, subscriptions = self.push_channel.certificate(client.client_id, csr)
+        except ValueError as exc:
+            raise ApiError(Err.INVALID_BODY, f"csr: {exc}", field="csr") from exc
+        return {"result": {"certificatePem": pem, "subscriptions": subscriptions}}
 
     # ------------------------------------------------------------------ push
     # Subscriptions belong to the calling client (x-client-id) on one of the user's
@@ -356,6 +363,8 @@ class ConnectBackend:
 
     def push_subscribers(self, device_id: str) -> list[tuple[str, str]]:
         """(client id, user number) of every push subscription of a device."""
+        if not self.push_subscriptions:
+            return []
         return [(c, u) for (c, d), u in self.push_subscriptions.items() if d == device_id]
 
     # ------------------------------------------------------------------ device pushes
@@ -365,6 +374,10 @@ class ConnectBackend:
             for client_id, owner in self.device_push_clients.items()
             if owner == user.user_number
         ]
+
+    def device_push_subscribers(self, user_number: str) -> list[str]:
+        """Client ids told when a device of ``user_number`` is registered, removed, renamed."""
+        return [c for c, owner in self.device_push_clients.items() if owner == user_number]
 
     def subscribe_device_push(self, user: User, client_id: str) -> None:
         if client_id in self.device_push_clients:
@@ -390,10 +403,10 @@ class ConnectBackend:
     # ------------------------------------------------------------------ events
     def event_list(self, user: User, client_id: str) -> list[dict[str, str]]:
         found = []
-        for key in list(self.event_subscriptions):
+        for key in [key for key in self.event_subscriptions if key[0] == client_id]:
             subscription = self._live(key)
-            if subscription and key[0] == client_id and subscription.user_number == user.user_number:
-                expires = datetime.fromtimestamp(subscription.expires_at, self.clock.now().tzinfo)
+            if subscription is not None and subscription.user_number == user.user_number:
+                expires = datetime.fromtimestamp(subscription.expires_at, UTC)
                 found.append({"deviceId": key[1], "expiredTime": expires.isoformat()})
         return found
 
@@ -428,6 +441,8 @@ class ConnectBackend:
 
     def event_subscribers(self, device_id: str) -> list[EventSubscription]:
         """The live event subscriptions of a device (whose clients hear its changes)."""
+        if not self.event_subscriptions:
+            return []
         keys = [key for key in self.event_subscriptions if key[1] == device_id]
         return [s for s in map(self._live, keys) if s is not None]
 

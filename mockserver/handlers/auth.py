@@ -58,9 +58,15 @@ def connect_caller() -> tuple[User, str]:
 
 
 def caller_name(api: Api, headers: dict[str, str]) -> str | None:
-    """Who made a call, for the journal: a partner id (else the key sent), a service id."""
+    """Who made a call, for the journal: a partner id (else the key sent), a service id,
+    the ThinQ Connect PAT's user."""
     if api is Api.BUSINESS_CONNECT:
         key = headers.get("x-api-key")
         found = sandbox().accounts.find_partner(key) if key else None
         return found.partner_id if found else key
+    if api is Api.THINQ_CONNECT:
+        # The PAT's user, else nothing: an unknown token is the call's own finding.
+        token = (headers.get("authorization") or "").partition(" ")[2].strip()
+        user = sandbox().accounts.find_user_by_pat(token)
+        return user.user_number if user else None
     return headers.get("x-service-id")

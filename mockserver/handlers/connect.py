@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lgspecs.mounts import Api, mount_of
 from mockserver import request_context
 from mockserver.handlers.auth import connect_caller
 from mockserver.handlers.context import Reply, bc_reply, sandbox
@@ -20,9 +21,9 @@ reply = bc_reply
 
 async def get_route() -> Reply:
     connect_caller()
-    record = request_context.current()
-    mount = record.path[: len(record.path) - len("/route")]
-    return reply(sandbox().connect.route(record.base_url + mount))
+    # The API server is where this call came in: the host and port the client used.
+    base_url = request_context.current().base_url
+    return reply(sandbox().connect.route(base_url + mount_of(Api.THINQ_CONNECT).prefix))
 
 
 async def get_devices() -> Reply:
@@ -52,10 +53,12 @@ async def get_energy_profile(device_id: str) -> Reply:
 
 
 async def get_energy_usage(
-    device_id: str, property: str, period: str, start_date: str, end_date: str
+    device_id: str, property_: str, period: str, start_date: str, end_date: str
 ) -> Reply:
+    # connexion passes the query parameter `property` as `property_` (a Python builtin).
     user, _ = connect_caller()
-    usage = sandbox().connect.energy_usage(user, device_id, property, period, start_date, end_date)
+    connect = sandbox().connect
+    usage = connect.energy_usage(user, device_id, property_, period, start_date, end_date)
     return reply(usage)
 
 
