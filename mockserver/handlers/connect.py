@@ -26,7 +26,7 @@ async def get_route() -> Reply:
     return reply(sandbox().connect.route(base_url + mount_of(Api.THINQ_CONNECT).prefix))
 
 
-async def get_devices() -> Reply:
+async def get_device_list() -> Reply:
     user, _ = connect_caller()
     return reply(sandbox().connect.device_list(user))
 
@@ -41,7 +41,7 @@ async def get_device_state(device_id: str) -> Reply:
     return reply(sandbox().connect.state(user, device_id))
 
 
-async def control_device(device_id: str, body: dict[str, Any]) -> Reply:
+async def post_device_control(device_id: str, body: dict[str, Any]) -> Reply:
     user, _ = connect_caller()
     sandbox().connect.control(user, device_id, body)
     return reply({})
