@@ -290,68 +290,25 @@ THINQ_REASONS: dict[Err, str] = {
 # ThinQ Connect (what LG's thinqconnect SDK calls): the same ThinQAPIErrorCodes, each at
 # the HTTP status LG's developer portal gives it where it states one, else inferred from
 # the code's class and the portal's status list (spec-notes TC-05).
-CONNECT_CODES = _catalogue(
-    ("0000", 500, "Unknown error"),
-    ("1000", 400, "Bad request"),
-    ("1101", 400, "Missing parameters"),
-    ("1102", 400, "Unacceptable parameters"),
-    ("1103", 400, "Invalid token"),
-    ("1104", 400, "Invalid message id"),
-    ("1201", 404, "Not registered admin"),
-    ("1202", 404, "Not registered user"),
-    ("1203", 404, "Not registered service"),
-    ("1204", 404, "Not subscribed event"),
-    ("1205", 404, "Device does not exist"),
-    ("1206", 404, "Not subscribed push"),
-    ("1207", 400, "Already subscribed push"),
-    ("1208", 404, "Not registered service by admin"),
-    ("1209", 404, "Not registered user in service"),
-    ("1210", 404, "Not registered device in service"),
-    ("1211", 404, "Not registered device by user"),
-    ("1212", 404, "Not owned device"),
-    ("1213", 404, "Not registered device"),
-    ("1214", 400, "Not subscribable device"),
-    ("1216", 400, "Incorrect header"),
-    ("1217", 400, "Already deleted device"),
-    ("1218", 401, "Invalid token (expired)"),
-    ("1219", 400, "Not supported model"),
-    ("1220", 400, "Not supported feature"),
-    ("1221", 400, "Not supported product"),
-    ("1222", 400, "Device not connected"),
-    ("1223", 400, "Invalid device status"),
-    ("1224", 400, "Invalid device id"),
-    ("1225", 400, "Duplicate device id"),
-    ("1301", 401, "Invalid service key"),
-    ("1302", 401, "Token not found"),
-    ("1303", 401, "User not found"),
-    ("1304", 401, "Terms not accepted"),
-    ("1305", 401, "API not allowed"),
-    ("1306", 401, "Exceeded API calls"),
-    ("1307", 400, "Country not supported"),
-    ("1308", 401, "No control authority"),
-    ("1309", 401, "API not allowed"),
-    ("1310", 400, "Domain not supported"),
-    ("1311", 400, "Bad request format"),
-    ("1312", 400, "Exceeded number of event subscriptions"),
-    ("2000", 500, "Internal server error"),
-    ("2101", 400, "Not supported model"),
-    ("2201", 400, "Feature not provided"),
-    ("2202", 400, "Not supported product"),
-    ("2203", 500, "Model JSON does not exist"),
-    ("2205", 400, "Invalid device status"),
-    ("2207", 400, "Invalid command"),
-    ("2208", 500, "Device control failed"),
-    ("2209", 500, "Device response delayed"),
-    ("2210", 503, "Retry the request"),
-    ("2212", 500, "Device syncing"),
-    ("2213", 500, "Retry after deleting the device"),
-    ("2214", 500, "Request failed"),
-    ("2301", 400, "Command not supported in remote off"),
-    ("2302", 400, "Command not supported in state"),
-    ("2303", 400, "Command not supported in error"),
-    ("2304", 400, "Command not supported in power off"),
-    ("2305", 400, "Command not supported in mode"),
+def _statuses(*groups: tuple[int, str]) -> dict[str, int]:
+    return {code: status for status, codes in groups for code in codes.split()}
+
+
+# The portal states 0000 -> 500, 1000..1104 -> 400 and 1201 -> 404; the other rows follow
+# the code's class (spec-notes TC-05). The titles are the platform's, as above.
+CONNECT_STATUSES = _statuses(
+    (400, "1000 1101 1102 1103 1104 1207 1214 1216 1217 1219 1220 1221 1222 1223 1224 1225"),
+    (400, "1307 1310 1311 1312 2101 2201 2202 2205 2207 2301 2302 2303 2304 2305"),
+    (401, "1218 1301 1302 1303 1304 1305 1306 1308 1309"),
+    (404, "1201 1202 1203 1204 1205 1206 1208 1209 1210 1211 1212 1213"),
+    (500, "0000 2000 2203 2208 2209 2212 2213 2214"),
+    (503, "2210"),
 )
+# 0000 is a refusal here ("unknown error"), the asynchronous API's success (TQ-20).
+_TITLES = {"0000": "Unknown error", **{code: info.title for code, info in THINQ_CODES.items()}}
+CONNECT_CODES = {
+    code: CodeInfo(code, status, _TITLES[code]) for code, status in sorted(CONNECT_STATUSES.items())
+}
 
 CONNECT_REASONS: dict[Err, str] = {
     **THINQ_REASONS,
