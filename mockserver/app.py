@@ -27,9 +27,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from lgspecs import mounts
-from mockserver import operations, request_context
+from mockserver import operations
+from mockserver.answers import error_answer
 from mockserver.dashboard import with_dashboard
-from mockserver.errors import ApiError, Err, respond
+from mockserver.errors import ApiError, Err
 from mockserver.gateway import Gateway
 from mockserver.pipeline import Pipeline
 from mockserver.runtime import Runtime
@@ -89,8 +90,7 @@ def _not_implemented(name: str) -> Any:
 
 
 def _respond(request: ConnexionRequest, error: ApiError) -> ConnexionResponse:
-    api = mounts.api_for_path(request.url.path)
-    answer = respond(api, error, request_context.current_or_none())
+    answer = error_answer(mounts.api_for_path(request.url.path), error)
     return ConnexionResponse(
         status_code=answer.status,
         body=answer.body,

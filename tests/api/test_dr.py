@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lgspecs.data import default_scenario
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import KR_AC, KR_FRIDGE, KR_USER, US_USER, US_WASHER, VIEWER_KEY, bc_token
 

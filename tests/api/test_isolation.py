@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from lgspecs.data import default_scenario
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.support import KR_AC, KR_TOKEN, KR_USER, OFFICE_AC, bc_token
 
 PARTNER = "acme-energy"

@@ -22,7 +22,7 @@ import yaml
 
 from contract_tests.receiver import CallbackReceiver, push_type
 from lgspecs.data import default_scenario
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.api.test_thinq_async import SERVICE, thinq_headers
 from tests.support import KR_AC, KR_TOKEN, KR_USER, bc_token, user_headers
 
