@@ -33,8 +33,8 @@ import aiohttp
 
 from mockserver import json_codec
 from mockserver.clock import SandboxClock
-from mockserver.errors import iso_timestamp
 from mockserver.faults import FaultRules
+from mockserver.wire import iso_timestamp
 
 log = logging.getLogger("lgmock.callbacks")
 
