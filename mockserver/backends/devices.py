@@ -342,6 +342,10 @@ class DeviceStore:
     def has_changed(self) -> bool:
         return bool(self._pending)
 
+    def changed_since_saved(self) -> set[str]:
+        """What take_changed would say, kept (a copy)."""
+        return set(self._pending)
+
     def take_changed(self) -> set[str]:
         """Devices changed since the last call (one consumer: the state file)."""
         taken, self._pending = self._pending, set()

@@ -102,9 +102,18 @@ class Sandbox:
         """Whether take_changes would say anything, or a fault rule's count moved."""
         return bool(self._families) or self.devices.has_changed() or self.faults.has_fired()
 
+    def changes(self) -> Changes:
+        """Devices and families changed since the state file last committed (kept:
+        a commit that fails leaves them to the next one)."""
+        return Changes(self.devices.changed_since_saved(), set(self._families))
+
     def take_changes(self) -> Changes:
-        """Devices and families changed since the last call (one consumer: the state file)."""
+        """Devices and families changed since the last call, and every change log
+        emptied (the DR pieces' and the fault rules' counts too): all of it is in the
+        state file (committed, or the base it holds)."""
         families, self._families = self._families, set()
+        self.faults.take_fired()
+        self.dr.pieces.take()
         return Changes(self.devices.take_changed(), families)
 
     def summary(self) -> dict[str, Any]:
