@@ -54,6 +54,8 @@ class DeviceSeen:
     device_type: str | None = None
     model_name: str | None = None
     alias: str | None = None
+    group_id: str | None = None  # a WashTower's pairing id (deviceInfo.groupId)
+    parent_id: str | None = None  # an indoor unit's outdoor unit (deviceInfo.parentId)
     owner: str | None = None  # a UserSeen key
     registered_to: list[str] = field(default_factory=list)  # PartnerSeen keys
     profile: Any = None
@@ -168,6 +170,8 @@ class Learner:
             self._fact(device, "model_name", info.get("modelName"), "modelName")
             if isinstance(info.get("alias"), str):
                 device.alias = info["alias"]  # a user may rename a device: the last wins
+            self._fact(device, "group_id", info.get("groupId"), "groupId")
+            self._fact(device, "parent_id", info.get("parentId"), "parentId")
             self._place(device, partner, user)
 
     def _getProfileOfDevice(  # noqa: N802
