@@ -205,7 +205,12 @@ class DriftChecker:
                         # A check that cannot read this answer must not take the proxy
                         # down: the answer is reported with what the check raised.
                         found.append((name, "The answer could not be checked", repr(failure)))
-        return found
+        # Two checks may find the same fault (no Content-Type: no media type, no JSON body):
+        # it is one finding, under the first check that found it.
+        unique: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for name, title, message in found:
+            unique.setdefault((title, message), (name, title, message))
+        return list(unique.values())
 
     def _finding(
         self,
