@@ -81,13 +81,14 @@ def build(learner: Learner, upstream: str) -> tuple[dict[str, Any], list[str]]:
             country = "US"
             notes.append(f"user {number}: no call named the country; US assumed")
         user_numbers[key] = number
-        users.append(
-            {
-                "userNumber": number,
-                "accessToken": _sandbox_secret("user-token"),
-                "countryCode": country,
-            }
-        )
+        user = {
+            "userNumber": number,
+            "accessToken": _sandbox_secret("user-token"),
+            "countryCode": country,
+        }
+        if seen.pat:
+            user["pat"] = _sandbox_secret("pat")
+        users.append(user)
     devices = []
     for device in learner.devices.values():
         entry = _device(device, partner_ids, user_numbers, notes)

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contract_tests.contracts import new_message_id
 from contract_tests.receiver import CallbackReceiver
 from tests.contract.recording import Client, rewriting_relay, scenario_of, start_recording
 from tests.contract.support import serving
@@ -33,6 +34,7 @@ from tests.support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
+KR_PAT = "thinqpat_kr2024000000001_sandbox_pat_0001"  # the default scenario's
 TYPES = "air_conditioner,washer,refrigerator,air_purifier"
 
 
@@ -254,3 +256,56 @@ def test_a_device_whose_profile_the_simulator_cannot_model_is_replayed_as_record
     others = [d for d in before["profiles"] if d != target]
     assert others and all(after["profiles"][d] == before["profiles"][d] for d in others)
     assert command.status_code == 400  # nothing of a replayed device is writable
+
+
+def connect_headers(pat: str) -> dict[str, str]:
+    """What LG's thinqconnect SDK sends with each ThinQ Connect call."""
+    return {
+        "Authorization": f"Bearer {pat}",
+        "x-country": "KR",
+        "x-message-id": new_message_id(),
+        "x-client-id": "lgmock-record-test",
+        "x-api-key": "v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3",
+        "x-service-phase": "OP",
+    }
+
+
+def connect_view(base_url: str, pat: str) -> dict[str, Any]:
+    with httpx.Client(base_url=f"{base_url}/connect", timeout=30) as http:
+        listed = http.get("/devices", headers=connect_headers(pat))
+        assert listed.status_code == 200, listed.text
+        devices = listed.json()["response"]
+        seen: dict[str, Any] = {"devices": devices, "profiles": {}, "states": {}}
+        for item in devices:
+            device_id = item["deviceId"]
+            profile = http.get(f"/devices/{device_id}/profile", headers=connect_headers(pat))
+            state = http.get(f"/devices/{device_id}/state", headers=connect_headers(pat))
+            assert profile.status_code == state.status_code == 200, (profile.text, state.text)
+            seen["profiles"][device_id] = profile.json()["response"]
+            seen["states"][device_id] = state.json()["response"]
+    return seen
+
+
+def test_thinq_connect_calls_are_judged_and_learned_with_a_sandbox_pat(
+    http: httpx.Client, server: RunningServer, tmp_path: Path
+) -> None:
+    proxy = start_recording(tmp_path, server.base_url, "--api", "connect")
+    try:
+        before = connect_view(proxy.base_url, KR_PAT)
+    finally:
+        assert proxy.stop() == 0, proxy.log()
+    assert before["devices"], "the KR user owns devices in the default scenario"
+    assert proxy.drift_document()["operations"] == {
+        "connect GET /devices": 1,
+        "connect GET /devices/{deviceId}/profile": len(before["devices"]),
+        "connect GET /devices/{deviceId}/state": len(before["devices"]),
+    }
+    recorded = scenario_of(proxy.out)
+    (user,) = recorded["users"]
+    assert user["pat"].startswith("rec-pat-") and KR_PAT not in proxy.out.read_text()
+    replay = start_server(tmp_path, "--scenario", str(proxy.out))
+    try:
+        after = connect_view(replay.base_url, user["pat"])
+    finally:
+        stop_server(replay)
+    assert after == before
