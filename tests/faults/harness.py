@@ -40,7 +40,7 @@ import httpx
 import yaml
 
 from contract_tests.receiver import CallbackReceiver
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from tests.support import (
     KR_TOKEN,
     KR_USER,
