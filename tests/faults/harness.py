@@ -273,6 +273,7 @@ class History:
     thinq_devices: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     checks: int = 0  # acknowledged writes verified after a fault, summed over the checks
+    names: int = 0  # the last number given to a name a load chose (unique over loads)
 
     def count(self, kind: str, outcome: str) -> None:
         self.writes.setdefault(kind, {}).setdefault(outcome, 0)
@@ -402,7 +403,6 @@ class Load:
         self.controls = controls
         self.commit_errors = commit_errors
         self.pause = pause  # seconds between one client's calls
-        self.names = 0
         self.stop = asyncio.Event()
         self.token = ""
         self.now_ms = 0
@@ -410,8 +410,8 @@ class Load:
             history.registers.setdefault(fault_ac(number), Register(known=24))
 
     def name(self, prefix: str) -> str:
-        self.names += 1
-        return f"{prefix}-{self.names}"
+        self.history.names += 1
+        return f"{prefix}-{self.history.names}"
 
     async def run(self, base_url: str) -> None:
         self.stop = asyncio.Event()
