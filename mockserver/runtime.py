@@ -71,7 +71,8 @@ class Runtime:
             self.engine.clock = sandbox.clock
             self.engine.settings = sandbox.delivery
         self.engine.faults = sandbox.faults
-        sandbox.push_channel = self.mqtt
+        if self.mqtt is not None:
+            sandbox.connect.push_channel = self.mqtt
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
 
@@ -79,7 +80,7 @@ class Runtime:
         """Hand the server's MQTT channel to the delivery engine and the sandbox."""
         self.mqtt = channel
         self.deliveries.mqtt = channel
-        self.sandbox.push_channel = channel
+        self.sandbox.connect.push_channel = channel
 
     # ------------------------------------------------------------------ state file
     # The open state file (--state-file), and what its next commit must say beyond the

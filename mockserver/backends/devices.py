@@ -112,13 +112,20 @@ class DevicePush:
 
 @dataclass(frozen=True)
 class DeviceUpdate:
-    """A change of what the device is rather than what it reports (``online``, ...)."""
+    """A change of what the device is rather than what it reports (``online``, ``alias``)."""
 
     device: Device
     fields: tuple[str, ...]
 
 
-DeviceEvent = DeviceChange | DevicePush | DeviceUpdate
+@dataclass(frozen=True)
+class DeviceAdded:
+    """A device registered while the sandbox runs (``POST /_sandbox/devices``)."""
+
+    device: Device
+
+
+DeviceEvent = DeviceChange | DevicePush | DeviceUpdate | DeviceAdded
 Listener = Callable[[DeviceEvent], None]
 
 
@@ -287,6 +294,7 @@ class DeviceStore:
         for partner_id in device.registered_to:
             self._added_partners.setdefault(partner_id, []).append(device.device_id)
         self._mark(device.device_id)
+        self._notify(DeviceAdded(device))
 
     def added(self) -> list[str]:
         """Ids of devices added after the fleet was loaded, in the order they came."""
@@ -333,6 +341,15 @@ class DeviceStore:
             device.online = online
             self._mark(device_id)
             self._notify(DeviceUpdate(device, ("online",)))
+        return device
+
+    def rename(self, device_id: str, alias: str) -> Device:
+        """The owner renamed the device (in the ThinQ app)."""
+        device = self.get(device_id)
+        if device.alias != alias:
+            device.alias = alias
+            self._mark(device_id)
+            self._notify(DeviceUpdate(device, ("alias",)))
         return device
 
     def changed_ids(self) -> set[str]:
