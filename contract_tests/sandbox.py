@@ -306,8 +306,11 @@ class SandboxReceiver(CallbackReceiver):
             ("partners", "partnerId", self.bc_url),
         ):
             for item in state.get(kind, []):
-                if item.get("callbackUrl") != url:
-                    self._originals[(kind[:-1], item[key])] = item.get("callbackUrl")
+                # Kept even when it is this receiver's own URL already (a scenario naming
+                # its port): what is given back is exactly what was replaced. Only an
+                # attach or a reset or load through this handle gets here, so the state
+                # read holds the scenario's URLs, never ones this receiver set.
+                self._originals[(kind[:-1], item[key])] = item.get("callbackUrl")
                 if kind == "services":
                     self._sandbox.set_service_callback(item[key], url)
                 else:

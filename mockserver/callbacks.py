@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from mockserver import json_codec
+from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
 from mockserver.errors import iso_timestamp
 from mockserver.faults import FaultRules
@@ -296,6 +297,9 @@ class DeliveryEngine:
 
     async def _attempt(self, delivery: Delivery) -> bool:
         """One try; True when the delivery is finished (delivered or given up)."""
+        if inbox.is_address(delivery.url):
+            await asyncio.sleep(0)  # no socket to wait on: let requests be served between
+            return self._into_inbox(delivery)
         assert self._client is not None
         started = time.perf_counter()
         status_code = None
@@ -322,6 +326,15 @@ class DeliveryEngine:
             log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
         self._changed(delivery)
         return delivery.status != PENDING
+
+    def _into_inbox(self, delivery: Delivery) -> bool:
+        """The sandbox's own inbox takes a message at once, without a socket: it can
+        never reach another process, and a fan-out to it costs no HTTP round trip. The
+        lane, its order and the callback fault rules applied all the same."""
+        delivery.attempts.append(Attempt(iso_timestamp(self.clock.now()), "ok", None, 0.0))
+        delivery.status = DELIVERED
+        self._changed(delivery)
+        return True
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:
