@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_devices import machine_line  # noqa: E402
 from mockserver.app import create_app  # noqa: E402
-from mockserver.errors import new_message_id  # noqa: E402
 from mockserver.paths import default_scenario  # noqa: E402
 from mockserver.runtime import Runtime  # noqa: E402
+from mockserver.wire import new_message_id  # noqa: E402
 
 OFFICE_AC = "97cd835a8fbc494fd128a611ac2fd4a86fb75a760f4860b4c40ccf901ef4e3b9"
 KEY, SECRET = "acme-api-key-0001", "acme-api-secret-0001"

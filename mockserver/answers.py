@@ -1,11 +1,18 @@
-"""How an answer is put on the wire when no framework writes it: the one ASGI sender."""
+"""How an answer is put on the wire when no framework writes it: the one ASGI sender.
+
+Also the one place a refusal is rendered *for the call being served*: ``error_answer``
+gives the renderer (``error_answers.respond``) what it needs of the call and writes what
+the answer decided (its code, the client's fault) into the call's ``RequestRecord``.
+"""
 
 from __future__ import annotations
 
 from starlette.types import Message, Send
 
 from mockserver import request_context
-from mockserver.errors import Api, ApiError, respond
+from mockserver.error_answers import Call, ErrorAnswer, respond
+from mockserver.errors import Api, ApiError
+from mockserver.wire import iso_timestamp
 
 JSON = "application/json"
 
@@ -32,7 +39,25 @@ async def send_answer(
     await send({"type": "http.response.body", "body": body})
 
 
+def error_answer(api: Api, error: ApiError) -> ErrorAnswer:
+    """``error`` rendered for the call being served, and recorded on its record."""
+    record = request_context.current_or_none()
+    if record is None:  # outside a request (nothing to echo, nothing to record)
+        return respond(api, error)
+    call = Call(
+        path=record.path,
+        message_id=record.message_id or "",
+        timestamp=iso_timestamp(record.runtime.sandbox.clock.now()),
+    )
+    answer = respond(api, error, call)
+    record.answered_with(answer.code)
+    if answer.violation is not None:
+        violation = answer.violation
+        record.violated(violation.code, violation.field, violation.message)
+    return answer
+
+
 async def send_error(send: Send, api: Api, error: ApiError) -> None:
-    """``error`` rendered by errors.respond for the call being served."""
-    answer = respond(api, error, request_context.current_or_none())
+    """``error`` rendered and recorded for the call being served, then sent."""
+    answer = error_answer(api, error)
     await send_answer(send, answer.status, answer.body, JSON, answer.headers)

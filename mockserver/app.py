@@ -26,9 +26,10 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from mockserver import operations, request_context, specs
+from mockserver import operations, specs
+from mockserver.answers import error_answer
 from mockserver.dashboard import with_dashboard
-from mockserver.errors import ApiError, Err, respond
+from mockserver.errors import ApiError, Err
 from mockserver.gateway import Gateway
 from mockserver.pipeline import Pipeline
 from mockserver.runtime import Runtime
@@ -88,7 +89,7 @@ def _not_implemented(name: str) -> Any:
 
 
 def _respond(request: ConnexionRequest, error: ApiError) -> ConnexionResponse:
-    answer = respond(specs.api_for_path(request.url.path), error, request_context.current_or_none())
+    answer = error_answer(specs.api_for_path(request.url.path), error)
     return ConnexionResponse(
         status_code=answer.status,
         body=answer.body,

@@ -11,9 +11,9 @@ import time
 
 from starlette.types import Message, Send
 
-from mockserver.errors import iso_timestamp
 from mockserver.journal import BODY_CAP, JournalEntry
 from mockserver.request_context import RequestRecord
+from mockserver.wire import iso_timestamp
 
 
 class JournalTap:

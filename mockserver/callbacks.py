@@ -34,8 +34,8 @@ import aiohttp
 from mockserver import json_codec
 from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
-from mockserver.errors import iso_timestamp
 from mockserver.faults import FaultRules
+from mockserver.wire import iso_timestamp
 
 log = logging.getLogger("lgmock.callbacks")
 

@@ -1,10 +1,11 @@
-"""Every error the sandbox can answer with, and how each API renders it.
+"""The vocabulary of refusals: every reason, the one exception, each API's documented codes.
 
 Backends and the device simulator raise ``ApiError(Err.X, message, field=...)`` with an
-API-neutral reason. Only this module knows which HTTP status, vendor code, body and
-headers that reason becomes in each API, so one device refusal reads as ``4102`` through
-Business Connect and as ``2304`` through the ThinQ asynchronous API without either
-handler knowing the other's codes.
+API-neutral reason. The catalogues below say which vendor code (and so which HTTP
+status) that reason travels as in each API, so one device refusal reads as ``4102``
+through Business Connect and as ``2304`` through the ThinQ asynchronous API without
+either handler knowing the other's codes. How a refusal is wrapped into each API's
+envelope is ``error_answers.py``'s job; this module is a leaf every backend may import.
 
 The catalogues below are the documented codes of each API (seed 004's response
 descriptions; the ThinQ platform's codes as named by LG's ``thinqconnect`` SDK). Where
@@ -13,18 +14,10 @@ the seeds contradict themselves the choice is recorded in ``docs/spec-notes.md``
 
 from __future__ import annotations
 
-import base64
 import enum
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
-from mockserver import json_codec
-from mockserver.specs import Api, mount_of
-
-if TYPE_CHECKING:
-    from mockserver.request_context import RequestRecord
+from mockserver.specs import Api
 
 
 class Err(enum.Enum):
@@ -303,13 +296,24 @@ STATUS_OVERRIDES: dict[Err, int] = {
 }
 
 
-CATALOGUES: dict[Api, tuple[dict[str, CodeInfo], dict[Err, str]]] = {
-    Api.BUSINESS_CONNECT: (BC_CODES, BC_REASONS),
-    Api.THINQ_ASYNC: (THINQ_CODES, THINQ_REASONS),
-}
+@dataclass(frozen=True)
+class Catalogue:
+    """One vendor API's documented codes, and the code each reason travels as.
 
-# The DR operations answer errors as {code, message} beside their {code, data} success.
-DR_PATH_PREFIX = mount_of(Api.BUSINESS_CONNECT).prefix + "/v1/dr/"
+    ``internal`` is the API's internal-error code: the answer to a reason the API
+    documents no code for. A new vendor API adds its ``Catalogue`` to ``CATALOGUES``
+    and its envelope to ``error_answers.ENVELOPES``.
+    """
+
+    codes: dict[str, CodeInfo]
+    reasons: dict[Err, str]
+    internal: str
+
+
+CATALOGUES: dict[Api, Catalogue] = {
+    Api.BUSINESS_CONNECT: Catalogue(BC_CODES, BC_REASONS, internal="5000"),
+    Api.THINQ_ASYNC: Catalogue(THINQ_CODES, THINQ_REASONS, internal="2000"),
+}
 
 # The X-Response-Code of a successful answer, per API (the ThinQ asynchronous API's
 # 202 carries none: its result codes travel in the callbacks).
@@ -332,121 +336,20 @@ CLIENT_FAULTS = frozenset(
 
 
 def code_for(api: Api, error: ApiError) -> CodeInfo:
-    """The documented code an error travels as in ``api``."""
-    codes, reasons = CATALOGUES.get(api, CATALOGUES[Api.BUSINESS_CONNECT])
-    if error.vendor_code and error.vendor_code in codes:
-        return codes[error.vendor_code]
-    fallback = "5000" if api is Api.BUSINESS_CONNECT else "2000"
-    return codes[reasons.get(error.reason, fallback)]
+    """The documented code an error travels as in ``api`` (a vendor API: one with a
+    catalogue; the control API has none and answers the reason's name)."""
+    catalogue = CATALOGUES[api]
+    if error.vendor_code and error.vendor_code in catalogue.codes:
+        return catalogue.codes[error.vendor_code]
+    return catalogue.codes[catalogue.reasons.get(error.reason, catalogue.internal)]
+
+
+def status_for(error: ApiError, info: CodeInfo) -> int:
+    """The HTTP status of ``error`` sent as ``info``: a pinned vendor code keeps its own."""
+    return info.status if error.vendor_code else STATUS_OVERRIDES.get(error.reason, info.status)
 
 
 def lookup_code(api: Api, code: str) -> CodeInfo | None:
     """A documented vendor code of ``api``, or None: used to vet ``Prefer: error=``."""
-    codes, _ = CATALOGUES.get(api, ({}, {}))
-    return codes.get(code)
-
-
-def new_message_id() -> str:
-    """A fresh id in the platform's format: url-safe base64 of a UUIDv4, no padding."""
-    # The UUIDv4 bits set by hand: uuid.uuid4() builds an object per request id.
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def iso_timestamp(now: datetime | None = None) -> str:
-    """The platform's timestamp format: ISO-8601 with microseconds, no zone."""
-    moment = now or datetime.now(UTC)
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-
-
-@dataclass
-class ErrorAnswer:
-    """An error answer ready to send. Tracking headers are added by the gateway."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
-def respond(api: Api, error: ApiError, context: RequestRecord | None) -> ErrorAnswer:
-    """The one error renderer: the status, body and headers ``api`` answers ``error`` with.
-
-    Business Connect's Device/Event/User operations answer ``{messageId, timestamp,
-    error: {code, message}}`` (the ThinQ Connect envelope their success bodies mirror);
-    its DR operations answer ``{code, message}`` beside their ``{code, data}`` success
-    shape. The asynchronous API wraps the error in its own envelope; the control API
-    answers ``{error: {code, message}}``. The answer's code, and any client fault, are
-    written into the request's record (``context``) for the journal and the headers.
-    """
-    path = context.path if context else ""
-    message_id = (context.message_id if context else None) or ""
-    body, status, code = _render(api, error, path, message_id, _timestamp(context))
-    if context is not None:
-        context.answered_with(code)
-        if api is not Api.SANDBOX and error.reason in CLIENT_FAULTS and not error.vendor_code:
-            context.violated(code, error.field or "", error.describe())
-    headers = {"Allow": ", ".join(error.allow)} if error.allow else {}
-    return ErrorAnswer(status, json_codec.dumps(body), headers)
-
-
-def _timestamp(context: RequestRecord | None) -> str:
-    if context is None:
-        return iso_timestamp()
-    return iso_timestamp(context.runtime.sandbox.clock.now())
-
-
-def _render(
-    api: Api, error: ApiError, path: str, message_id: str, timestamp: str
-) -> tuple[dict[str, Any], int, str]:
-    """(body, status, vendor code) of ``error`` in ``api``'s envelope."""
-    if api is Api.SANDBOX:
-        body: dict[str, Any] = {"error": {"code": error.reason.name, "message": error.describe()}}
-        if error.details:
-            body["error"]["problems"] = error.details
-        return body, _sandbox_status(error), error.reason.name
-    info = code_for(api, error)
-    status = (
-        STATUS_OVERRIDES.get(error.reason, info.status) if not error.vendor_code else info.status
-    )
-    message = f"{info.title}: {error.describe()}" if error.describe() != info.title else info.title
-    if api is Api.THINQ_ASYNC:
-        body = {
-            "messageId": message_id,
-            "response": {"error": {"code": info.code, "message": message}},
-            "responseCode": info.code,
-            "statusCode": status,
-            "timestamp": timestamp,
-        }
-    elif path.startswith(DR_PATH_PREFIX):
-        body = {"code": int(info.code), "message": message}
-    else:
-        body = {
-            "messageId": message_id,
-            "timestamp": timestamp,
-            "error": {"code": info.code, "message": message},
-        }
-    return body, status, info.code
-
-
-SANDBOX_NOT_FOUND = frozenset(
-    {
-        Err.DEVICE_NOT_FOUND,
-        Err.DR_ZIP_FILE_NOT_FOUND,
-        Err.DELIVERY_NOT_FOUND,
-        Err.FAULT_RULE_NOT_FOUND,
-        Err.SERVICE_NOT_FOUND,
-        Err.PARTNER_NOT_FOUND,
-    }
-)
-
-
-def _sandbox_status(error: ApiError) -> int:
-    if error.reason in SANDBOX_NOT_FOUND:
-        return 404
-    if error.reason is Err.FORBIDDEN:
-        return 403
-    if error.reason is Err.INTERNAL:
-        return 500
-    return STATUS_OVERRIDES.get(error.reason, 400)
+    catalogue = CATALOGUES.get(api)
+    return catalogue.codes.get(code) if catalogue else None

@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from mockserver.errors import BC_CODES, THINQ_CODES, Api, ApiError, Err, respond
+from mockserver.error_answers import respond
+from mockserver.errors import BC_CODES, THINQ_CODES, Api, ApiError, Err
 
 PREFER_ONLY = "no natural cause in the sandbox: `Prefer: error={code}` or a fault rule"
 
@@ -198,7 +199,7 @@ def _table(codes: dict, triggers: dict[str, str], heading: str) -> list[str]:
 
 def _sandbox_status(reason: Err) -> int:
     # The one renderer decides: the page shows what the sandbox answers.
-    return respond(Api.SANDBOX, ApiError(reason), None).status
+    return respond(Api.SANDBOX, ApiError(reason)).status
 
 
 def main(argv: list[str] | None = None) -> int:

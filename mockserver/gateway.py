@@ -20,13 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver import fault_injection, limits, operations, request_context, specs
 from mockserver.answers import send_error
 from mockserver.call_journal import JournalTap
-from mockserver.errors import SUCCESS_CODES, Api, ApiError, new_message_id
+from mockserver.errors import SUCCESS_CODES, Api, ApiError
 from mockserver.fault_injection import Injection
 from mockserver.handlers.auth import caller_name
 from mockserver.lifespan import GroupCommit, Ticker
 from mockserver.pipeline import Pipeline
 from mockserver.request_context import RequestRecord
 from mockserver.runtime import Runtime
+from mockserver.wire import new_message_id
 
 log = logging.getLogger("lgmock")
 

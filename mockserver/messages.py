@@ -12,7 +12,8 @@ import random
 from typing import Any
 
 from mockserver.backends.devices import Device
-from mockserver.errors import Api, ApiError, code_for, new_message_id
+from mockserver.errors import Api, ApiError, code_for
+from mockserver.wire import new_message_id
 
 SUCCESS = "0000"
 # requestIds look like the seed's examples: 22 characters of the 57-letter "shortuuid"

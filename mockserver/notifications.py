@@ -13,7 +13,7 @@ from mockserver import messages
 from mockserver.backends.devices import Device, DeviceChange, DeviceEvent, DevicePush
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
-from mockserver.errors import iso_timestamp
+from mockserver.wire import iso_timestamp
 
 STATE = "DEVICE_STATUS"
 PUSH = "DEVICE_PUSH"

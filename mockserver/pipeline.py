@@ -9,8 +9,8 @@ body definition and media types, ``OpenAPIURIParser`` coerces query values, and 
 ``Resolver`` finds the handler); ``benchmarks/README.md`` lists what is relied on.
 
 Per request, ``serve`` runs only the compiled checks, calls the handler and writes its
-answer; an ``ApiError`` anywhere becomes ``errors.respond``'s answer. What no operation
-matches (Swagger UI, unknown routes) is left to connexion's app.
+answer; an ``ApiError`` anywhere becomes ``error_answers.respond``'s answer. What no
+operation matches (Swagger UI, unknown routes) is left to connexion's app.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ connexion reads the spec (``pipeline.py`` takes each operation's resolved parame
 and body schema from it) and supplies the OpenAPI 3.0 dialect of JSON Schema
 (``Draft4RequestValidator``: ``nullable``). What happens per request is only the
 compiled check: a fault becomes an ``ApiError`` naming the header or body path, which
-``errors.respond`` renders with the vendor's code and envelope.
+``error_answers.respond`` renders with the vendor's code and envelope.
 
 Integers follow OpenAPI 3.1 / JSON Schema 2020-12, which the vendor document is written
 in: ``1.0`` is an integer. The served 3.0 form must not narrow what the vendor allows,

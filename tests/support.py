@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 
 REPO = Path(__file__).resolve().parent.parent
 PARTNER_KEY = "acme-api-key-0001"

@@ -9,11 +9,9 @@ plus what the sandbox tracked since, so a client can paste a body into a scenari
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from mockserver.backends.dr_zip import ZipJob
+from typing import Any, Protocol
 
 GROUP = "GROUP"
 USER = "USER"
@@ -359,6 +357,16 @@ class DrEvent:
         }
 
 
+class ZipMaking(Protocol):
+    """A data zip still being made (``dr_zip.ZipJob``), as a data file sees it."""
+
+    def __len__(self) -> int: ...
+
+    def take_rows(self, part: int = 500) -> Iterator[None]: ...
+
+    def compress(self) -> bytes: ...
+
+
 @dataclass
 class DataFile:
     """A data zip made by createDrDataZipFile: ready a moment later, kept for a while."""
@@ -370,7 +378,7 @@ class DataFile:
     ready_ms: int
     expires_ms: int
     content: bytes | None  # None while its job is still making it (a fleet's zip)
-    job: ZipJob | None = field(default=None, repr=False, compare=False)
+    job: ZipMaking | None = field(default=None, repr=False, compare=False)
 
     def built(self) -> bytes:
         """The bytes, made here and now if the job has not finished them (an export)."""

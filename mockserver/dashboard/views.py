@@ -432,8 +432,10 @@ def documented_codes() -> dict[str, list[tuple[str, int, str]]]:
     """Per vendor API: (code, status, title) of every documented error code."""
     return {
         api.value: sorted(
-            (info.code, info.status, info.title) for info in codes.values() if info.status >= 400
+            (info.code, info.status, info.title)
+            for info in catalogue.codes.values()
+            if info.status >= 400
         )
-        for api, (codes, _) in CATALOGUES.items()
+        for api, catalogue in CATALOGUES.items()
         if api is not Api.SANDBOX
     }

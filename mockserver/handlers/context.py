@@ -12,8 +12,8 @@ from typing import Any
 
 from mockserver import request_context
 from mockserver.backends.sandbox import Sandbox
-from mockserver.errors import iso_timestamp
 from mockserver.runtime import Runtime
+from mockserver.wire import iso_timestamp
 
 Reply = tuple[Any, int, dict[str, str]]
 

@@ -5,7 +5,7 @@ body into the DR model's objects (``dr_checks``: the prose rules OpenAPI cannot 
 hands them to ``DrBackend`` and renders its objects in the DR envelope ``{code: 2000,
 data}``. Events are the exception: an event body is read against the event it updates
 (its targets keep their opt), so ``DrBackend.put_event`` parses it.
-Refusals are ``ApiError``s rendered by errors.py as ``{code, message}``.
+Refusals are ``ApiError``s rendered by error_answers.py as ``{code, message}``.
 """
 
 from __future__ import annotations

@@ -222,9 +222,9 @@ async def list_codes() -> Reply:
     catalogues = {
         api.value: [
             {"code": info.code, "status": info.status, "title": info.title}
-            for info in codes.values()
+            for info in catalogue.codes.values()
         ]
-        for api, (codes, _) in CATALOGUES.items()
+        for api, catalogue in CATALOGUES.items()
     }
     return catalogues, 200, {}
 

@@ -15,9 +15,9 @@ from mockserver import messages
 from mockserver.backends.accounts import Service, User
 from mockserver.backends.devices import DeviceInfo
 from mockserver.backends.thinq import Outcome
-from mockserver.errors import iso_timestamp
 from mockserver.handlers.auth import thinq_caller as _caller
 from mockserver.handlers.context import Reply, header, runtime, sandbox
+from mockserver.wire import iso_timestamp
 
 log = logging.getLogger("lgmock")
 

@@ -23,7 +23,7 @@ they appear in a status as they are and a command may only repeat them.
 A status mirrors the profile with values; a command is a partial status of writable
 attributes. This package checks and applies both and knows nothing of HTTP: it raises
 ``ApiError`` with an API-neutral reason and the JSON path at fault, and ``errors.py``
-decides what each API answers.
+with ``error_answers.py`` decide what each API answers.
 
 The package, from the bottom up: ``values`` (JSON values compared and shown), ``power``
 (how each kind of appliance is switched on and off), ``model`` (the parsed profile's

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mockserver.errors import new_message_id
 from mockserver.limits import MIB
+from mockserver.wire import new_message_id
 from tests.support import KR_TOKEN, OFFICE_AC, RunningServer, bc_headers, lgmock_command
 
 NESTED = b"[" * 2000 + b"]" * 2000  # about 4 KB: the body that used to answer 500

@@ -20,8 +20,8 @@ import jwt
 import pytest
 import yaml
 
-from mockserver.errors import new_message_id
 from mockserver.paths import default_scenario
+from mockserver.wire import new_message_id
 from tests.support import KR_AC, KR_TOKEN, KR_USER, OFFICE_AC, bc_token
 
 PARTNER = "acme-energy"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver, push_type
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import (
     KR_AC,

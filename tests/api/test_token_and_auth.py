@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.support import (
     PARTNER_KEY,
     PARTNER_SECRET,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.support import KR_TOKEN, free_port, lgmock_command, start_server, stop_server
 
 pytestmark = pytest.mark.e2e

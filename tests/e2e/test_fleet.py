@@ -17,7 +17,7 @@ import pytest
 
 from contract_tests.receiver import CallbackReceiver
 from mockserver import generator
-from mockserver.errors import new_message_id
+from mockserver.wire import new_message_id
 from tests.api.test_thinq_async import thinq_headers
 from tests.doc_blocks import run_doc_block
 from tests.support import RunningServer, lgmock_command, start_server, stop_server
