@@ -13,17 +13,33 @@ the bodies are kept once, in the journal, and a reset or scenario load empties b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
-
-if TYPE_CHECKING:
-    from mockserver.callbacks import Delivery
 
 PREFIX = "/_sandbox/inbox/"
 SERVICES = "services"
 PARTNERS = "partners"
+
+
+class Attempt(Protocol):
+    at: str
+
+
+class Delivery(Protocol):
+    """What the inbox reads of a delivery (callbacks.Delivery, which imports this module)."""
+
+    id: str
+    url: str
+    kind: str
+    status: str
+    request_id: str | None
+    device_id: str | None
+    body: dict[str, Any]
+
+    @property
+    def attempts(self) -> Sequence[Attempt]: ...
 
 
 def address(kind: str, owner_id: str) -> str:
