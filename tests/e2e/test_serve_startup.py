@@ -16,6 +16,7 @@ import yaml
 from contract_tests.receiver import CallbackReceiver
 from mockserver.cli import listen
 from mockserver.paths import default_scenario
+from tests.api.test_inbox import wait_for_inbox
 from tests.api.test_thinq_async import call_async, kr_devices, thinq_headers
 from tests.support import (
     KR_TOKEN,
@@ -134,7 +135,7 @@ def test_receiver_register_takes_a_free_port_and_gives_the_inbox_back(
             assert [s["callbackUrl"] for s in after["services"]] == [None]
             assert [p.get("callbackUrl") for p in after["partners"]] == [None, None]
             again = call_async(http, "POST", "status-async")
-            inbox = _wait_for_inbox(http, again, owned)
+            inbox = wait_for_inbox(http, owned, requestId=again)
             assert {i["serviceId"] for i in inbox} == {SERVICE}
         assert "callback URLs given back" in log_path.read_text()
     finally:
@@ -185,16 +186,6 @@ def _receiver(log_path: Path, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
             [*lgmock_command(), "receiver", *args], stdout=log, stderr=subprocess.STDOUT
         )
-
-
-def _wait_for_inbox(http: httpx.Client, request_id: str, count: int) -> list[dict]:
-    deadline = time.monotonic() + 10
-    while True:
-        items = http.get("/_sandbox/inbox", params={"requestId": request_id}).json()["items"]
-        if len(items) >= count or time.monotonic() > deadline:
-            assert len(items) == count, items
-            return items
-        time.sleep(0.05)
 
 
 def test_receiver_register_refuses_what_is_not_a_sandbox() -> None:
