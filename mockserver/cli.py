@@ -247,8 +247,8 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
 
 
 def _callback_lines(sandbox: Sandbox, base: str) -> list[str]:
-    """Where each service's and partner's callbacks go: its receiver (and whether
-    anything listens there right now), or this sandbox's own inbox."""
+    """Each callback URL, and whether anything listens there right now."""
+    # A service or partner without one: its callbacks go to this sandbox's own inbox.
     targets = [
         (f"ThinQ service {s.service_id}", s.callback_url)
         for s in sandbox.accounts.services.values()
