@@ -20,7 +20,8 @@ The convention (docs/README.md says it for writers):
 It runs it with bash (``set -euo pipefail``) from the repository's root, with this
 Python's scripts first on PATH (so ``lgmock`` and ``.venv/bin/lgmock`` are this
 checkout's), the documented ports replaced by the test's (8080 by the test's sandbox,
-8090, the pages' example port of a receiver the reader runs, by ``receiver_port``) and
+8090, the pages' example port of a second server the reader runs, such as a receiver of
+theirs or ``lgmock record``'s proxy, by ``receiver_port``) and
 ``LGMOCK_SANDBOX_URL`` set to the sandbox. A line ending in ``&`` (a receiver, say)
 starts in the background: its output goes to a log, the block goes on once that log has
 a first line, and it is stopped when the block ends.
@@ -40,8 +41,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHELLS = ("bash", "sh", "shell", "console")
 DEFAULT_SANDBOX_PORT = 8080
-# No lgmock default: a receiver the reader runs on a port of theirs (callbacks go to the
-# sandbox's inbox unless one is registered).
+# No lgmock default: a second server the reader runs on a port of theirs (callbacks go
+# to the sandbox's inbox unless a receiver is registered).
 DEFAULT_RECEIVER_PORT = 8090
 
 _FENCE = re.compile(r"^```(\S*)\s*$")

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from contract_tests.receiver import CallbackReceiver
+from lgspecs.data import default_scenario
 from mockserver.cli import listen
-from mockserver.paths import default_scenario
 from tests.api.test_inbox import wait_for_inbox
 from tests.api.test_thinq_async import call_async, kr_devices, thinq_headers
 from tests.support import (
