@@ -167,6 +167,13 @@ class Sandbox:
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/callbacks", params={**params, "limit": limit})["items"]
 
+    def inbox(self, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
+        """What the sandbox's own inbox received (the callbacks of a service or partner
+        with no receiver registered), newest first, bodies included; filters: serviceId,
+        partnerId, requestId, deviceId, kind."""
+        params = {key: value for key, value in filters.items() if value is not None}
+        return self._call("GET", "/inbox", params={**params, "limit": limit})["items"]
+
     def journal(self, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/journal", params={**params, "limit": limit})["items"]
