@@ -36,6 +36,7 @@ from tests.faults.harness import (
     FAULT_TOKEN,
     SERVICE,
     SERVICE_KEY,
+    delivered_thinq,
     fault_scenario,
     kr_devices,
     message_id,
@@ -159,7 +160,7 @@ def test_reset_and_load_storms_keep_lanes_order_and_workers(tmp_path: Path) -> N
         last_reset = resets[-1][1] if resets else 0.0
         owed = {(m, d) for m, e, _ in calls if e == len(resets) for d in devices}
         if not wait_until(owed, receiver, 30):
-            missing = len(owed - delivered(receiver))
+            missing = len(owed - delivered_thinq(receiver))
             problems.append(f"{missing} callbacks owed since the last reset never arrived")
         receiver.behaviour.delay = 1.0
         receiver.peak = 0
@@ -170,7 +171,7 @@ def test_reset_and_load_storms_keep_lanes_order_and_workers(tmp_path: Path) -> N
             assert answer.status_code == 202, answer.text
         probed = {(probe, f"fa{n:062d}") for n in range(PROBE_DEVICES)}
         if not wait_until(probed, receiver, 30):
-            missing = len(probed - delivered(receiver))
+            missing = len(probed - delivered_thinq(receiver))
             problems.append(f"{missing} of the probe's {PROBE_DEVICES} callbacks never arrived")
         if receiver.peak < WORKERS:
             problems.append(f"at most {receiver.peak} deliveries at once, not {WORKERS}")
@@ -194,21 +195,11 @@ def test_reset_and_load_storms_keep_lanes_order_and_workers(tmp_path: Path) -> N
 
 def wait_until(owed: set[tuple[str, str]], receiver: CallbackReceiver, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while not owed <= delivered(receiver):
+    while not owed <= delivered_thinq(receiver):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
     return True
-
-
-def delivered(receiver: CallbackReceiver) -> set[tuple[str, str]]:
-    with receiver._lock:
-        pairs = list(zip(receiver.received, receiver.answered, strict=True))
-    return {
-        (r.body["messageId"], r.body["response"]["deviceId"])
-        for r, status in pairs
-        if status < 300 and r.path == "/thinq"
-    }
 
 
 def check_log(
