@@ -173,7 +173,10 @@ def _server_parser(kit: argparse._SubParsersAction) -> None:
         help="server under test, e.g. http://127.0.0.1:8080 (env LGMOCK_BASE_URL)",
     )
     server.add_argument(
-        "--api", choices=["bc", "thinq", "all"], default="all", help="what to test (default all)"
+        "--api",
+        choices=["bc", "thinq", "connect", "all"],
+        default="all",
+        help="what to test (default all: Business Connect, ThinQ asynchronous, ThinQ Connect)",
     )
     server.add_argument("--bc-url", help="Business Connect base URL (default: BASE/bc)")
     server.add_argument("--thinq-url", help="ThinQ base URL (default: BASE)")

@@ -24,7 +24,7 @@ from contract_tests.sandbox import Sandbox
 from contract_tests.schemas import thinq_problems
 
 Progress = Callable[[str], None]
-APIS = ("bc", "thinq")
+APIS = ("bc", "thinq", "connect")
 
 
 @dataclass
