@@ -83,6 +83,26 @@ def test_the_sandbox_conforms_to_every_spec(
 
 
 @pytest.mark.slow
+def test_schemathesis_over_thinq_connect_finds_no_server_error_nor_schema_violation(
+    lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "connect.xml"
+    code = lgmock(
+        "contract", "server", "--base-url", lg_sandbox.base_url, "--api", "connect",
+        "--seed", "11", "--max-examples", "8", "--junit-xml", str(junit),
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    cases = results(junit)
+    assert len(cases) == 19, sorted(cases)
+    failed = [failure_text(case) for case in cases.values() if status(case) != "passed"]
+    assert failed == [], out
+    assert code == 0, out
+    # not_a_server_error and response_schema_conformance ran on every operation.
+    assert "[connect] stateful" in out
+    assert "Traceback" not in lg_sandbox.log()
+
+
+@pytest.mark.slow
 def test_a_broken_server_fails_with_the_reasons(
     broken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
