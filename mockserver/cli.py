@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
     )
+    serve.add_argument(
+        "--no-mqtt",
+        action="store_true",
+        help="start no MQTT broker for ThinQ Connect push (docs/home-assistant.md)",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level")
     serve.set_defaults(run=_serve)
 
@@ -175,6 +180,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from mockserver.mqtt.channel import open_channel
+
+    channel = open_channel(args.state_file, broker=not args.no_mqtt)
+    runtime.set_push_channel(channel)
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     # uvicorn formats each access-log line before the logger drops it: off unless shown.
@@ -186,7 +195,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=access_log,
     )
-    uvicorn.Server(config).run(sockets=[listening])
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        channel.stop()  # stopped at lifespan shutdown already, unless start-up failed
     return 0
 
 
@@ -246,6 +258,7 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
             f"x-api-key {SDK_API_KEY}"
         )
     lines += _callback_lines(sandbox, base)
+    lines += _push_channel_lines(sandbox, base)
     if partner:
         lines += [
             "  First call:",
@@ -253,6 +266,17 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
             f"-H 'X-Api-Key: {partner.api_key}' -H 'X-Api-Secret: {partner.api_secret}'",
         ]
     return "\n".join(lines)
+
+
+def _push_channel_lines(sandbox: Sandbox, base: str) -> list[str]:
+    channel = sandbox.push_channel
+    if channel is None:
+        return []
+    if channel.route_url is None:
+        return [f"  ThinQ Connect push over MQTT is off: {channel.off}"]
+    return [
+        f"  ThinQ Connect push  {channel.route_url} (mutual TLS; CA {base}/_sandbox/mqtt/ca.pem)"
+    ]
 
 
 def _callback_lines(sandbox: Sandbox, base: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
@@ -22,6 +22,9 @@ from mockserver.backends.thinq import ThinqBackend
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 from mockserver.faults import FaultRules
+
+if TYPE_CHECKING:
+    from mockserver.mqtt.channel import PushChannel
 
 # The scenario's top-level names of everything that is not a device: a family changes
 # as a whole in the state file (they are small next to a fleet).
@@ -71,6 +74,9 @@ class Sandbox:
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
         self.faults = FaultRules(seed)
+        # ThinQ Connect's certificate authority and broker: the server's, outliving this
+        # sandbox (the runtime hands it over; None in a sandbox built on its own).
+        self.push_channel: PushChannel | None = None
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
         self.connect.changed = lambda: self.changed("thinqConnect")
