@@ -26,8 +26,8 @@ from typing import Any
 from contract_tests import contracts
 from contract_tests.contracts import new_message_id, user_agent
 from contract_tests.lgapi import LgApi
-from contract_tests.thinq_connect import CONNECT_CLIENT_ID, SDK_API_KEY
 from contract_tests.report import Finding, Outcome, Report, Status
+from contract_tests.thinq_connect import CONNECT_CLIENT_ID, SDK_API_KEY
 
 Progress = Callable[[str], None]
 
