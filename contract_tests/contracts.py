@@ -1,8 +1,9 @@
 """The kit's oracle: the vendor specs and what they document, nothing of the server's.
 
 Everything the kit judges by comes from the documents in ``openapi/`` (the repaired
-Business Connect spec, the ThinQ asynchronous spec, the ThinQ Connect spec) through ``lgspecs`` (the loader, the
-mount table and the parsing of their code tables), which the server reads too. The kit
+Business Connect spec, the ThinQ asynchronous spec, the ThinQ Connect spec) through
+``lgspecs`` (the loader, the mount table and the parsing of their code tables), which
+the server reads too. The kit
 never imports the server, nor reads its catalogues, so a wrong constant in the server is caught here
 rather than agreed with. ``tests/contract/test_independence.py`` enforces it.
 """
