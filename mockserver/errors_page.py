@@ -114,7 +114,7 @@ CONNECT_TRIGGERS = {
     "1101": "omit `x-client-id` (or any header the SDK sends); `POST /connect/client` "
     "without `type`",
     "1102": "an energy `endDate` after today or before `startDate`, or `YYYYMM` with "
-    "`period=DAILY`",
+    "`period=DAILY`; a `csr` that is not a certificate request",
     "1103": "an unknown PAT in `Authorization: Bearer`, or no `Bearer ` before it",
     "1104": "`x-message-id: short`",
     "1204": "`DELETE /connect/event/{deviceId}/unsubscribe` without a subscription",
@@ -129,7 +129,6 @@ CONNECT_TRIGGERS = {
     "1222": "the state of a device taken offline (`lgmock device offline <deviceId>`)",
     "1225": '`POST /connect/client` twice with `"allowExist": false`',
     "1301": "an `x-api-key` other than the SDK's",
-    "2000": "`POST /connect/client/certificate` while the sandbox has no push channel (501)",
     "2201": "the energy profile of a type that reports none (the robot cleaner)",
     "2207": "a control with a value outside the profile's `value.w` or an unknown attribute",
     "2301": "a control of a washer whose remote control is off",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
-from mockserver.backends.connect import ConnectBackend
+from mockserver.backends.connect import ConnectBackend, NoPushChannel
 from mockserver.backends.devices import DeviceStore, Fleet
 from mockserver.backends.dr import DrBackend
 from mockserver.backends.thinq import ThinqBackend
@@ -76,7 +76,7 @@ class Sandbox:
         self.faults = FaultRules(seed)
         # ThinQ Connect's certificate authority and broker: the server's, outliving this
         # sandbox (the runtime hands it over; None in a sandbox built on its own).
-        self.push_channel: PushChannel | None = None
+        self._push_channel: PushChannel | None = None
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
         self.connect.changed = lambda: self.changed("thinqConnect")
@@ -84,6 +84,16 @@ class Sandbox:
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
         # tick(): after every clock change, before every request, and periodically.
         self._tickers: list[Callable[[datetime], None]] = [self.dr.tick]
+
+    @property
+    def push_channel(self) -> PushChannel | None:
+        return self._push_channel
+
+    @push_channel.setter
+    def push_channel(self, channel: PushChannel | None) -> None:
+        # The ThinQ Connect API names the broker and signs certificates through it.
+        self._push_channel = channel
+        self.connect.push_channel = channel if channel is not None else NoPushChannel()
 
     def on_tick(self, ticker: Callable[[datetime], None]) -> None:
         self._tickers.append(ticker)

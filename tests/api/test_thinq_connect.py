@@ -235,15 +235,34 @@ def test_clients_register_once_unless_allowed_to_exist(http: httpx.Client) -> No
     assert_refused(answer, 404, "1213", "x-client-id")
 
 
-def test_a_certificate_is_not_issued_without_a_push_channel(http: httpx.Client) -> None:
+def sdk_csr() -> str:
+    """A certificate request as the SDK's MQTT client makes one: base64 DER, no armour."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lg_thinq")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA512())
+    pem = csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
+def test_a_registered_clients_certificate_is_signed_for_its_topic(http: httpx.Client) -> None:
+    url = "/connect/client/certificate"
+    body = {"service-code": "SVC202", "csr": sdk_csr()}
+    answer = http.post(url, headers=connect_headers(client_id="client-a"), json=body)
+    assert_refused(answer, 404, "1213", "x-client-id")
     headers = connect_headers(client_id="client-a")
     http.post("/connect/client", headers=headers, json=CLIENT_BODY)
-    answer = http.post(
-        "/connect/client/certificate",
-        headers=connect_headers(client_id="client-a"),
-        json={"service-code": "SVC202", "csr": "MIIB"},
-    )
-    assert_refused(answer, 501, "2000", "certificate")
+    headers = connect_headers(client_id="client-a")
+    result = ok(http.post(url, headers=headers, json=body), headers)["result"]
+    assert result["certificatePem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert result["subscriptions"] and "client-a" in result["subscriptions"][0]
+    bad = {"service-code": "SVC202", "csr": "MIIB"}
+    answer = http.post(url, headers=connect_headers(client_id="client-a"), json=bad)
+    assert_refused(answer, 400, "1102", "csr")
 
 
 def test_route_names_this_server(http: httpx.Client, server: Any) -> None:
