@@ -11,20 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
-from mockserver.backends.connect import ConnectBackend, NoPushChannel
+from mockserver.backends.connect import ConnectBackend
 from mockserver.backends.devices import DeviceStore, Fleet
 from mockserver.backends.dr import DrBackend
 from mockserver.backends.thinq import ThinqBackend
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
 from mockserver.faults import FaultRules
-
-if TYPE_CHECKING:
-    from mockserver.mqtt.channel import PushChannel
 
 # The scenario's top-level names of everything that is not a device: a family changes
 # as a whole in the state file (they are small next to a fleet).
@@ -74,9 +71,6 @@ class Sandbox:
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
         self.faults = FaultRules(seed)
-        # ThinQ Connect's certificate authority and broker: the server's, outliving this
-        # sandbox (the runtime hands it over; None in a sandbox built on its own).
-        self._push_channel: PushChannel | None = None
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
         self.connect.changed = lambda: self.changed("thinqConnect")
@@ -84,16 +78,6 @@ class Sandbox:
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
         # tick(): after every clock change, before every request, and periodically.
         self._tickers: list[Callable[[datetime], None]] = [self.dr.tick]
-
-    @property
-    def push_channel(self) -> PushChannel | None:
-        return self._push_channel
-
-    @push_channel.setter
-    def push_channel(self, channel: PushChannel | None) -> None:
-        # The ThinQ Connect API names the broker and signs certificates through it.
-        self._push_channel = channel
-        self.connect.push_channel = channel if channel is not None else NoPushChannel()
 
     def on_tick(self, ticker: Callable[[datetime], None]) -> None:
         self._tickers.append(ticker)
@@ -112,9 +96,18 @@ class Sandbox:
         """Whether take_changes would say anything, or a fault rule's count moved."""
         return bool(self._families) or self.devices.has_changed() or self.faults.has_fired()
 
+    def changes(self) -> Changes:
+        """Devices and families changed since the state file last committed (kept:
+        a commit that fails leaves them to the next one)."""
+        return Changes(self.devices.changed_since_saved(), set(self._families))
+
     def take_changes(self) -> Changes:
-        """Devices and families changed since the last call (one consumer: the state file)."""
+        """Devices and families changed since the last call, and every change log
+        emptied (the DR pieces' and the fault rules' counts too): all of it is in the
+        state file (committed, or the base it holds)."""
         families, self._families = self._families, set()
+        self.faults.take_fired()
+        self.dr.pieces.take()
         return Changes(self.devices.take_changed(), families)
 
     def summary(self) -> dict[str, Any]:

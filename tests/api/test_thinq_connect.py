@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import (
@@ -249,19 +253,36 @@ def sdk_csr() -> str:
     return "".join(pem.strip().splitlines()[1:-1])
 
 
-def test_a_registered_clients_certificate_is_signed_for_its_topic(http: httpx.Client) -> None:
-    url = "/connect/client/certificate"
-    body = {"service-code": "SVC202", "csr": sdk_csr()}
-    answer = http.post(url, headers=connect_headers(client_id="client-a"), json=body)
-    assert_refused(answer, 404, "1213", "x-client-id")
+def test_a_csr_is_signed_by_the_sandbox_ca_for_the_calling_client(http: httpx.Client) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lg_thinq")]))
+        .sign(key, hashes.SHA256())
+    )
+    body = "".join(csr.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
     headers = connect_headers(client_id="client-a")
     http.post("/connect/client", headers=headers, json=CLIENT_BODY)
     headers = connect_headers(client_id="client-a")
-    result = ok(http.post(url, headers=headers, json=body), headers)["result"]
-    assert result["certificatePem"].startswith("-----BEGIN CERTIFICATE-----")
-    assert result["subscriptions"] and "client-a" in result["subscriptions"][0]
-    bad = {"service-code": "SVC202", "csr": "MIIB"}
-    answer = http.post(url, headers=connect_headers(client_id="client-a"), json=bad)
+    answer = http.post(
+        "/connect/client/certificate", headers=headers, json={"service-code": "SVC202", "csr": body}
+    )
+    result = ok(answer, headers)["result"]
+    assert result["subscriptions"] == ["app/clients/client-a/push"]
+    cert = x509.load_pem_x509_certificate(result["certificatePem"].encode())
+    ca = x509.load_pem_x509_certificate(http.get("/_sandbox/mqtt/ca.pem").content)
+    cert.verify_directly_issued_by(ca)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "client-a"
+
+
+def test_a_csr_that_is_not_one_is_refused_naming_it(http: httpx.Client) -> None:
+    headers = connect_headers(client_id="client-a")
+    http.post("/connect/client", headers=headers, json=CLIENT_BODY)
+    answer = http.post(
+        "/connect/client/certificate",
+        headers=connect_headers(client_id="client-a"),
+        json={"service-code": "SVC202", "csr": "MIIB"},
+    )
     assert_refused(answer, 400, "1102", "csr")
 
 
