@@ -16,7 +16,7 @@ def test_the_readme_sdk_example_lists_the_users_devices_through_lgs_sdk(
     http: httpx.Client, server: RunningServer
 ) -> None:
     block = doc_block("README.md", "connect-sdk-example")
-    assert len(block.text.strip().splitlines()) <= 13
+    assert len(block.text.strip().splitlines()) <= 10
     port = server.base_url.rsplit(":", 1)[1]
     script = block.text.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
     done = subprocess.run(
