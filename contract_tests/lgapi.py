@@ -33,8 +33,8 @@ class LgApi:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.bc_url = (bc_url or api_root(self.base_url, "bc")).rstrip("/")
-        self.thinq_url = (thinq_url or api_root(self.base_url, "thinq")).rstrip("/")
         self.connect_url = (connect_url or api_root(self.base_url, "connect")).rstrip("/")
+        self.thinq_url = (thinq_url or api_root(self.base_url, "thinq")).rstrip("/")
         self.client = httpx.Client(timeout=timeout, headers={"User-Agent": user_agent()})
 
     def close(self) -> None:
