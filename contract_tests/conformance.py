@@ -27,6 +27,7 @@ from contract_tests import contracts
 from contract_tests.contracts import new_message_id, user_agent
 from contract_tests.lgapi import LgApi
 from contract_tests.report import Finding, Outcome, Report, Status
+from contract_tests.thinq_connect import CONNECT_CLIENT_ID, SDK_API_KEY
 
 Progress = Callable[[str], None]
 
@@ -73,17 +74,18 @@ class ConformanceOptions:
 
 @dataclass
 class ApiUnderTest:
-    name: str  # "bc" | "thinq"
+    name: str  # "bc" | "thinq" | "connect"
     document: dict[str, Any]
     base_url: str
 
 
 def api_under_test(name: str, api: LgApi) -> ApiUnderTest:
     if name not in contracts.APIS:
-        raise ValueError(f"unknown API {name!r}: use bc or thinq")
+        raise ValueError(f"unknown API {name!r}: use {', '.join(contracts.APIS)}")
     # A fresh copy: schemathesis may annotate the document it is given.
     document = copy.deepcopy(contracts.contract(name).document)
-    return ApiUnderTest(name, document, api.bc_url if name == "bc" else api.thinq_url)
+    urls = {"bc": api.bc_url, "thinq": api.thinq_url, "connect": api.connect_url}
+    return ApiUnderTest(name, document, urls[name])
 
 
 def run(
@@ -185,21 +187,28 @@ def _install_credentials(schema: Any, api_name: str, api: LgApi) -> None:
     credentials = api.credentials
     agent = user_agent()
     token = _TokenCache(api) if api_name == "bc" else None
-    fixed = (
-        {
+    fixed = {
+        "bc": {
             "x-api-key": credentials.api_key,
             "x-api-secret": credentials.api_secret,
             "authorization": f"Bearer {credentials.user_token}",
             "x-country-code": credentials.country,
-        }
-        if api_name == "bc"
-        else {
+        },
+        "thinq": {
             "authorization": f"Bearer {credentials.user_token}",
             "x-country-code": credentials.country,
             "x-service-id": credentials.service_id,
             "x-service-key": credentials.service_key,
-        }
-    )
+        },
+        # What LG's thinqconnect SDK sends (its published key, the user's PAT).
+        "connect": {
+            "authorization": f"Bearer {credentials.pat}",
+            "x-country": credentials.country,
+            "x-client-id": CONNECT_CLIENT_ID,
+            "x-api-key": SDK_API_KEY,
+            "x-service-phase": "OP",
+        },
+    }[api_name]
 
     class Credentials:
         def get(self, case: Any, context: Any) -> str | None:

@@ -27,11 +27,13 @@ class LgApi:
         *,
         bc_url: str | None = None,
         thinq_url: str | None = None,
+        connect_url: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.bc_url = (bc_url or api_root(self.base_url, "bc")).rstrip("/")
+        self.connect_url = (connect_url or api_root(self.base_url, "connect")).rstrip("/")
         self.thinq_url = (thinq_url or api_root(self.base_url, "thinq")).rstrip("/")
         self.client = httpx.Client(timeout=timeout, headers={"User-Agent": user_agent()})
 

@@ -98,6 +98,7 @@ def build(runtime: Runtime) -> Starlette:
             "requests.html",
             rows=views.journal_rows(runtime.journal, chosen),
             chosen=chosen,
+            apis=views.vendor_apis(),
             operations=views.vendor_operations(),
             cap=runtime.journal.cap,
         )
