@@ -12,14 +12,22 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lgspecs.documents import Document, for_connexion, repaired_spec, sandbox_spec, thinq_spec
+from lgspecs.documents import (
+    Document,
+    connect_spec,
+    for_connexion,
+    repaired_spec,
+    sandbox_spec,
+    thinq_spec,
+)
 
 
 class Api(enum.Enum):
-    """The three APIs one lgmock server answers; the value names them in the journal."""
+    """The four APIs one lgmock server answers; the value names them in the journal."""
 
     BUSINESS_CONNECT = "bc"
     THINQ_ASYNC = "thinq"
+    THINQ_CONNECT = "connect"
     SANDBOX = "sandbox"
 
 
@@ -50,6 +58,8 @@ class Mount:
 MOUNTS: tuple[Mount, ...] = (
     Mount(Api.BUSINESS_CONNECT, "business-connect", "/bc", repaired_spec),
     Mount(Api.THINQ_ASYNC, "thinq-async", "/v2", thinq_spec),
+    # What LG's thinqconnect SDK calls: its base URL becomes http://HOST:PORT/connect.
+    Mount(Api.THINQ_CONNECT, "thinq-connect", "/connect", connect_spec),
     Mount(Api.SANDBOX, "sandbox", "/_sandbox", sandbox_spec),
 )
 # Beside the APIs, not one of them: the dashboard's pages (no spec, never journaled).

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from mockserver.after_answer import InThread, Parts
 from mockserver.backends import dr_checks as checks
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.devices import Device, DeviceStore
@@ -271,7 +272,7 @@ class DrBackend:
         """Create an event, or update the caller's event with that id (BC-34).
 
         ``later``: a window this opens over a fleet may be left to ``windows.open_part``
-        (EventWindows.settle); the caller goes on with it after its answer.
+        (EventWindows.settle); the caller goes on with ``opening_parts`` after its answer.
         """
         event_id = body.get("eventId") if isinstance(body, dict) else None
         known = self.events.get(event_id) if isinstance(event_id, str) else None
@@ -306,6 +307,12 @@ class DrBackend:
         self.pieces.event(spec.event_id)
         self.windows.settle(later=later)
         return known or spec
+
+    def opening_parts(self) -> Parts:
+        """What ``put_event(..., later=True)`` left of a window opening: the members it has
+        not reached yet, a part at a time."""
+        while self.windows.open_part():
+            yield
 
     def _check_target(self, caller: str, target: Target, field: str) -> None:
         """The id names something of the caller's (404 with the kind's code otherwise)."""
@@ -471,6 +478,14 @@ class DrBackend:
         self.files[name] = data
         self.pieces.file(name)
         return data
+
+    def zip_parts(self, data: DataFile) -> Parts:
+        """What a data file left for later (``create_file(..., later=True)``): its rows a
+        part at a time on the loop, then the CSVs and deflate in a thread."""
+        job = data.job
+        assert job is not None, "a data file left for later has its job"
+        yield from job.take_rows()
+        self.finish_file(data, (yield InThread(job.compress)))
 
     def finish_file(self, data: DataFile, content: bytes) -> None:
         """A job's zip is made: the file is ready once its ZIP_READY_MS has passed too."""
@@ -660,18 +675,17 @@ class DrBackend:
         }
 
     def all_pieces(self) -> list[Piece]:
-        """The whole state as pieces (dr_pieces), its change log emptied."""
-        pieces = split(self.export())
-        self.pieces.take()
-        return pieces
+        """The whole state as pieces (dr_pieces). The change log is kept: the state
+        file empties it (``pieces.take``) once these are committed."""
+        return split(self.export())
 
     def changed_pieces(self) -> tuple[list[Piece], list[Key]]:
-        """The pieces changed since the state file last took them, as they are now, and
-        the keys of those that are gone."""
+        """The pieces changed since the state file last committed them, as they are now,
+        and the keys of those that are gone (the change log is kept, as above)."""
         self.windows.finish_opening()  # a state holds windows whole
         written: list[Piece] = []
         gone: list[Key] = []
-        for key in self.pieces.take():
+        for key in self.pieces.keys():
             value = self._piece(*key)
             if value is None:
                 gone.append(key)

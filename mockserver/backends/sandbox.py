@@ -15,6 +15,7 @@ from typing import Any
 
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
+from mockserver.backends.connect import ConnectBackend
 from mockserver.backends.devices import DeviceStore, Fleet
 from mockserver.backends.dr import DrBackend
 from mockserver.backends.thinq import ThinqBackend
@@ -24,7 +25,17 @@ from mockserver.faults import FaultRules
 
 # The scenario's top-level names of everything that is not a device: a family changes
 # as a whole in the state file (they are small next to a fleet).
-FAMILIES = ("clock", "partners", "services", "users", "delivery", "thinqAsync", "faults", "dr")
+FAMILIES = (
+    "clock",
+    "partners",
+    "services",
+    "users",
+    "delivery",
+    "thinqAsync",
+    "thinqConnect",
+    "faults",
+    "dr",
+)
 
 
 @dataclass
@@ -56,11 +67,13 @@ class Sandbox:
         self._families: set[str] = set()
         self.business_connect = BusinessConnectBackend(self.accounts, self.devices)
         self.thinq = ThinqBackend(self.accounts, self.devices, self.clock)
+        self.connect = ConnectBackend(self.accounts, self.devices, self.clock, seed)
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
         self.faults = FaultRules(seed)
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
+        self.connect.changed = lambda: self.changed("thinqConnect")
         self.dr.changed = lambda: self.changed("dr")
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
         # tick(): after every clock change, before every request, and periodically.
@@ -83,9 +96,18 @@ class Sandbox:
         """Whether take_changes would say anything, or a fault rule's count moved."""
         return bool(self._families) or self.devices.has_changed() or self.faults.has_fired()
 
+    def changes(self) -> Changes:
+        """Devices and families changed since the state file last committed (kept:
+        a commit that fails leaves them to the next one)."""
+        return Changes(self.devices.changed_since_saved(), set(self._families))
+
     def take_changes(self) -> Changes:
-        """Devices and families changed since the last call (one consumer: the state file)."""
+        """Devices and families changed since the last call, and every change log
+        emptied (the DR pieces' and the fault rules' counts too): all of it is in the
+        state file (committed, or the base it holds)."""
         families, self._families = self._families, set()
+        self.faults.take_fired()
+        self.dr.pieces.take()
         return Changes(self.devices.take_changed(), families)
 
     def summary(self) -> dict[str, Any]:

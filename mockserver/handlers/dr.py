@@ -10,25 +10,18 @@ Refusals are ``ApiError``s rendered by error_answers.py as ``{code, message}``.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import re
-from collections.abc import Coroutine
 from typing import Any
 
 from mockserver import request_context
 from mockserver.backends import dr_checks as checks
 from mockserver.backends.accounts import Partner
-from mockserver.backends.dr import BatchResult, DrBackend
-from mockserver.backends.dr_model import DataFile
+from mockserver.backends.dr import BatchResult
 from mockserver.errors import Api, ApiError, Err, code_for
 from mockserver.handlers.auth import partner as caller
 from mockserver.handlers.context import Reply, dr_reply, header, runtime, sandbox
 
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-log = logging.getLogger("lgmock")
-# Window openings and data zips under way after their answer (kept from the collector).
-_background_tasks: set[asyncio.Task[None]] = set()
 
 
 def _partner() -> Partner:
@@ -110,37 +103,14 @@ async def get_dr_user_device(user_no: str, device_id: str) -> Reply:
 async def create_or_update_dr_event(body: Any = None) -> Reply:
     partner = _partner()
     dr = sandbox().dr
+    after = runtime().after_answer
     # A window this opens over a fleet reaches its members in parts after the answer, as
     # a ThinQ fan-out does; with a state file all of it is done and committed before the
     # answer (docs/durability.md).
-    event = dr.put_event(partner.partner_id, body, later=runtime().store is None)
+    event = dr.put_event(partner.partner_id, body, later=not after.inline)
     if dr.windows.opening is not None:
-        _background(_open(dr), "window opening")
+        after.start("DR window opening", dr.opening_parts())
     return dr_reply({"eventId": event.event_id})
-
-
-async def _open(dr: DrBackend) -> None:
-    """Go on opening a window over a fleet, a part at a time, other requests in between."""
-    current = runtime()
-    started_on = current.sandbox
-    while dr.windows.open_part():
-        await asyncio.sleep(0)
-        if current.sandbox is not started_on:
-            return  # reset or reloaded: the window went with the old state
-
-
-def _background(work: Coroutine[Any, Any, None], what: str) -> None:
-    """Run ``work`` on this loop after the answer; a failure is logged (it is a bug)."""
-
-    async def guarded() -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("DR %s stopped", what)
-
-    task = asyncio.get_running_loop().create_task(guarded())
-    _background_tasks.add(task)
-    task.add_done_callback(_background_tasks.discard)
 
 
 async def create_dr_event_target(event_id: str, body: Any = None) -> Reply:
@@ -184,27 +154,15 @@ async def create_dr_data_zip_file(body: Any = None) -> Reply:
     partner = _partner()
     request = checks.parse_zip_request(body, "body")
     dr = sandbox().dr
+    after = runtime().after_answer
     # A zip over more than ZIP_INLINE_DEVICES devices is made after the answer: its rows
     # in parts on this loop, the CSVs and deflate in a thread; until then the file answers
     # "not ready". With a state file it is made (and committed) before the answer: a
     # crash right after it must not lose the file (docs/durability.md).
-    data = dr.create_file(partner.partner_id, request, later=runtime().store is None)
+    data = dr.create_file(partner.partner_id, request, later=not after.inline)
     if data.content is None:
-        _background(_zip(dr, data), f"data zip {data.file_name}")
+        after.start(f"DR data zip {data.file_name}", dr.zip_parts(data))
     return dr_reply({"fileName": data.file_name})
-
-
-async def _zip(dr: DrBackend, data: DataFile) -> None:
-    """Finish a big data zip after its answer, other requests served meanwhile."""
-    job = data.job
-    assert job is not None
-    current = runtime()
-    started_on = current.sandbox
-    for _ in job.take_rows():
-        await asyncio.sleep(0)
-        if current.sandbox is not started_on:
-            return  # reset or reloaded: the file went with the old state
-    dr.finish_file(data, await asyncio.to_thread(job.compress))
 
 
 async def get_dr_data_zip_file(filename: str) -> Reply:

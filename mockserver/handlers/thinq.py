@@ -6,12 +6,11 @@ nothing here waits on a partner's receiver.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from mockserver import messages
+from mockserver.after_answer import Parts
 from mockserver.backends.accounts import Service, User
 from mockserver.backends.devices import DeviceInfo
 from mockserver.backends.thinq import Outcome
@@ -19,18 +18,16 @@ from mockserver.handlers.auth import thinq_caller as _caller
 from mockserver.handlers.context import Reply, header, runtime, sandbox
 from mockserver.wire import iso_timestamp
 
-log = logging.getLogger("lgmock")
-
-
 # Up to this many devices an operation is done before its 202, so a client test can
 # read the result right after it. A bigger fan-out (a fleet's user) answers 202 first
-# and goes on in parts on the server's loop, other requests served in between: the
-# API is asynchronous, and 100,000 devices take seconds (docs/scale.md, spec-notes).
+# and goes on in parts after the answer (``runtime.after_answer``), other requests
+# served in between: the API is asynchronous, and 100,000 devices take seconds
+# (docs/scale.md, spec-notes). With a state file it is all done before the 202.
 INLINE_DEVICES = 1_000
 PART = 500
-_running: set[asyncio.Task[None]] = set()  # fan-outs under way (kept from the collector)
 
 Work = Callable[[list[DeviceInfo]], list[Outcome]]
+Send = Callable[[list[Outcome]], None]
 
 
 def _accept(service: Service, user: User, work: Work) -> Reply:
@@ -62,33 +59,20 @@ def _accept(service: Service, user: User, work: Work) -> Reply:
                 device_id=outcome.device.device_id,
             )
 
-    # With a state file everything is done before the 202, which is committed first: a
-    # crash right after it must not lose the rest of the fan-out (docs/durability.md).
-    if len(devices) <= INLINE_DEVICES or runtime().store is not None:
+    after = runtime().after_answer
+    if len(devices) <= INLINE_DEVICES or after.inline:
         send(work(devices))
     else:
         send(work(devices[:PART]))
-        task = asyncio.get_running_loop().create_task(_rest(work, send, devices))
-        _running.add(task)
-        task.add_done_callback(_running.discard)
+        after.start(f"fan-out of {len(devices)} devices", _rest(work, send, devices))
     return messages.thinq_accepted(message_id, request_id, timestamp), 202, {}
 
 
-async def _rest(
-    work: Work, send: Callable[[list[Outcome]], None], devices: list[DeviceInfo]
-) -> None:
-    """The rest of a big fan-out, part by part; stops if the sandbox is reset meanwhile."""
-    current = runtime()
-    started_on = current.sandbox
+def _rest(work: Work, send: Send, devices: list[DeviceInfo]) -> Parts:
+    """The rest of a big fan-out, a part at a time."""
     for start in range(PART, len(devices), PART):
-        await asyncio.sleep(0)
-        if current.sandbox is not started_on:
-            return  # reset or reloaded: the old state's deliveries were dropped too
-        try:
-            send(work(devices[start : start + PART]))
-        except Exception:  # a bug: logged, and the requests go on being served
-            log.exception("fan-out of %s devices stopped at %s", len(devices), start)
-            return
+        send(work(devices[start : start + PART]))
+        yield
 
 
 async def profile_async() -> Reply:

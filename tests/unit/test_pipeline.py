@@ -26,7 +26,7 @@ def _operation_ids(document: documents.Document) -> set[str]:
     }
 
 
-def test_every_operation_of_the_three_specs_has_a_real_handler(pipeline: Pipeline) -> None:
+def test_every_operation_of_every_spec_has_a_real_handler(pipeline: Pipeline) -> None:
     bound = {b.operation.operation_id: b for b in pipeline.bound()}
     for mount in mounts.MOUNTS:
         declared = _operation_ids(mount.document())
@@ -49,9 +49,11 @@ def test_handlers_take_the_path_parameters_and_body_the_spec_declares(
 
 
 def test_mount_table_is_the_one_source_of_prefixes() -> None:
-    assert [m.prefix for m in mounts.MOUNTS] == ["/bc", "/v2", "/_sandbox"]
+    assert [m.prefix for m in mounts.MOUNTS] == ["/bc", "/v2", "/connect", "/_sandbox"]
     assert mounts.api_for_path("/bc/v1/devices") is mounts.Api.BUSINESS_CONNECT
     assert mounts.api_for_path("/v2/devices/status-async") is mounts.Api.THINQ_ASYNC
+    assert mounts.api_for_path("/connect/devices") is mounts.Api.THINQ_CONNECT
+    assert mounts.api_for_path("/connected") is mounts.Api.SANDBOX
     assert mounts.api_for_path("/_sandbox/health") is mounts.Api.SANDBOX
     assert mounts.api_for_path("/bcx") is mounts.Api.SANDBOX
     for op in operations.table():

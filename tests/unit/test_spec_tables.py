@@ -8,7 +8,7 @@ so neither can drift without a failing test naming the code.
 from __future__ import annotations
 
 from lgspecs import documents, tables
-from mockserver.errors import BC_CODES, THINQ_CODES
+from mockserver.errors import BC_CODES, CONNECT_CODES, THINQ_CODES
 
 
 def test_a_vendor_table_row_and_a_mention_are_both_read() -> None:
@@ -54,6 +54,10 @@ def test_the_thinq_catalogue_is_the_specs_table() -> None:
     # catalogue of refusals does not hold it.
     assert spec.pop("0000") == (202, "Accepted; one callback per device follows.")
     assert spec == server
+
+
+def test_the_thinq_connect_catalogue_is_the_specs_table() -> None:
+    assert spec_table(documents.connect_spec(), "connect") == server_table(CONNECT_CODES)
 
 
 def test_push_types_come_from_the_thinq_spec() -> None:
