@@ -139,10 +139,15 @@ def test_schemathesis_reports_a_server_whose_every_answer_is_bent(tmp_path: Path
         )  # fmt: skip
     assert code == 1
     cases = results(junit)
-    failed = {name for name, case in cases.items() if status(case) == "failure"}
-    # Every operation of both specs is in the report, and most failed on what they met.
+    # Every operation of both specs is in the report (one schemathesis gave up on reads as
+    # untested, not as passed), and only the one answered right (the token) passed.
     assert len([name for name in cases if "/v" in name]) == 24 + 7
-    assert len(failed) > 20, sorted(failed)
+    passed = {name for name, case in cases.items() if status(case) == "passed"}
+    assert passed == {"bc POST /v1/token"}
+    for case in cases.values():
+        skipped = case.find("skipped")
+        if skipped is not None and "/v" in (case.get("name") or ""):
+            assert "schemathesis ran no test case" in skipped.get("message", "")
     # What schemathesis itself could not read (a connection closed mid-answer, JSON nested
     # 100,000 deep) is an error of that operation, with schemathesis' reason.
     for case in cases.values():

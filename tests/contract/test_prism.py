@@ -6,67 +6,31 @@ break its schemas: the device profile's example is the string
 died on it with a traceback; it must report it as a finding.
 
 Prism is npm's `@stoplight/prism-cli`: `.ci/run` installs it and points `LGMOCK_PRISM`
-at it (with `LGMOCK_REQUIRE_PRISM=1`, so CI fails rather than skips without it). Locally:
-`npm install --prefix .ci/node @stoplight/prism-cli@5.14.2` and
-`LGMOCK_PRISM=.ci/node/node_modules/.bin/prism`.
+at it (with `LGMOCK_REQUIRE_PRISM=1`, so CI fails rather than skips without it); the
+launcher is the recorder's (tests/contract/recording.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.contract.recording import prism_mock
 from tests.contract.support import lgmock
 from tests.contract.test_server_command import failure_text, results, status
-from tests.support import REPO, free_port
+from tests.support import REPO
 
 pytestmark = pytest.mark.slow
 
 VENDOR_SPEC = REPO / "openapi" / "business-connect.vendor.yaml"
 
 
-def prism_command() -> str | None:
-    return os.environ.get("LGMOCK_PRISM") or shutil.which("prism")
-
-
 @pytest.fixture(scope="module")
-def prism() -> Iterator[str]:
-    command = prism_command()
-    if command is None:
-        message = "Prism is not installed: set LGMOCK_PRISM (see this module's docstring)"
-        if os.environ.get("LGMOCK_REQUIRE_PRISM"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    process = subprocess.Popen(
-        [command, "mock", str(VENDOR_SPEC), "-h", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90  # Prism reads and checks the spec first
-        while True:
-            assert process.poll() is None, "Prism exited at start"
-            try:
-                httpx.post(f"{url}/v1/token", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "Prism did not listen within 90 s"
-                time.sleep(0.5)
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with prism_mock(VENDOR_SPEC, tmp_path_factory.mktemp("prism")) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 def test_the_vendor_examples_are_findings_not_a_crash(prism: str, tmp_path: Path) -> None:
