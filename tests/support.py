@@ -66,18 +66,40 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer:
+def start_server(
+    tmp_dir: Path,
+    *args: str,
+    wait: float = 30.0,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> RunningServer:
     """A real `lgmock serve` on a port it picks itself (``--port 0``), read back from its
-    banner: no window in which another test's server could take a port chosen here."""
-    log_path = tmp_dir / f"lgmock-{next(_server_numbers)}.log"
+    banner: no window in which another test's server could take a port chosen here.
+
+    ``command`` replaces ``lgmock`` (the fault suite's launcher that makes commits fail);
+    ``env`` is added to the environment."""
+    log_path = new_log_path(tmp_dir)
     log = log_path.open("w")
     process = subprocess.Popen(
-        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        [*(command or lgmock_command()), *serve_arguments(*args)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_dir,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+    return wait_until_serving(process, log_path, wait)
+
+
+def new_log_path(tmp_dir: Path) -> Path:
+    return tmp_dir / f"lgmock-{next(_server_numbers)}.log"
+
+
+def serve_arguments(*args: str) -> list[str]:
+    return ["serve", "--host", "127.0.0.1", "--port", "0", *args]
+
+
+def wait_until_serving(process: Any, log_path: Path, wait: float) -> RunningServer:
+    """The server of ``process`` once its banner is out and its health answers."""
     deadline = time.monotonic() + wait
     base_url = None
     while time.monotonic() < deadline:
@@ -94,7 +116,7 @@ def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer
                     return RunningServer(base_url, process, log_path)
             except httpx.HTTPError:
                 pass
-        time.sleep(0.1)
+        time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"lgmock did not answer within {wait}s:\n{log_path.read_text()}")
 
