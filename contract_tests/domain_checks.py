@@ -106,29 +106,6 @@ def _operation(answer: httpx.Response) -> str:
     return f"{answer.request.method} {answer.request.url.path}"
 
 
-def expect(answer: httpx.Response, status: int, what: str) -> Any:
-    """The JSON body of ``answer`` if it has ``status``; otherwise say what came instead."""
-    operation = _operation(answer)
-    if answer.status_code == 501:
-        raise Unimplemented(operation, answer)
-    if answer.status_code != status:
-        raise CheckFailed(
-            f"{what}: {operation} answered {answer.status_code}",
-            expected=f"{status}",
-            got=answered(answer),
-            answer=answer,
-        )
-    try:
-        return json.loads(answer.content)
-    except (ValueError, RecursionError):
-        raise CheckFailed(
-            f"{what}: {operation} answered {status} without a JSON body",
-            expected="a JSON body",
-            got=answered(answer),
-            answer=answer,
-        ) from None
-
-
 def expect_status(answer: httpx.Response, status: int, what: str) -> None:
     """``answer`` has ``status``; its body is not read here (schemathesis judges it)."""
     if answer.status_code == 501:
@@ -140,6 +117,20 @@ def expect_status(answer: httpx.Response, status: int, what: str) -> None:
             got=answered(answer),
             answer=answer,
         )
+
+
+def expect(answer: httpx.Response, status: int, what: str) -> Any:
+    """The JSON body of ``answer`` if it has ``status``; otherwise say what came instead."""
+    expect_status(answer, status, what)
+    try:
+        return json.loads(answer.content)
+    except (ValueError, RecursionError):
+        raise CheckFailed(
+            f"{what}: {_operation(answer)} answered {status} without a JSON body",
+            expected="a JSON body",
+            got=answered(answer),
+            answer=answer,
+        ) from None
 
 
 def expect_object(answer: httpx.Response, status: int, what: str) -> dict[str, Any]:

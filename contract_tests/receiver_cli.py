@@ -31,21 +31,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     receiver.set_defaults(run=_receiver)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port as uvicorn binds it: a busy port fails here, in a
-    line, rather than as uvicorn's traceback."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(1)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 def _receiver(args: argparse.Namespace) -> int:
     import json
 
@@ -63,9 +48,9 @@ def _receiver(args: argparse.Namespace) -> int:
 
     try:
         # A busy port is refused in a line; port 0 becomes the free one the kernel picks.
-        probe = _listen(args.host, args.port)
-        args.port = probe.getsockname()[1]
-        probe.close()
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        with socket.create_server((args.host, args.port), family=family) as probe:
+            args.port = probe.getsockname()[1]
     except OSError as exc:
         print(f"lgmock: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3
