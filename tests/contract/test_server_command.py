@@ -119,7 +119,7 @@ def test_a_broken_server_fails_with_the_reasons(
         "thinq POST /v2/devices/status-async": "status_code_conformance",
         "bc GET /v1/push": "not_a_server_error",
         "bc POST /v1/dr/users": "operation_implemented",
-        "bc control_shows_in_status": "reads powerSave.powerSaveEnabled = True",
+        "bc control_shows_in_status": "Got: powerSave.powerSaveEnabled = True",
         "bc unsubscribed_device_is_gone": "GET /bc/v1/push answered 500",
     }
     for name, reason in planted.items():
@@ -175,7 +175,9 @@ def test_callback_checks_run_on_any_server_given_a_callback_url(
     assert code == 1
     case = results(junit)["thinq callback_per_device"]
     assert status(case) == "failure"  # ran, rather than skipped for want of a receiver
-    assert "answered 404, expected 202" in failure_text(case)
+    text = failure_text(case)
+    assert "POST /v2/devices/profile-async answered 404\nExpected: 202\nGot: 404" in text
+    assert "\ncurl -sS -i -X POST http://127.0.0.1:" in text
 
 
 def test_an_unknown_check_is_refused_before_anything_is_sent(
