@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import journal_file, json_codec, scenario
-from mockserver.backends import dr_pieces
-from mockserver.backends.dr_pieces import Key, Piece
+from mockserver.backends.dr import pieces as dr_pieces
+from mockserver.backends.dr.pieces import Key, Piece
 from mockserver.journal_file import JournalFileError, JournalWriter
 
 FORMAT = "lgmock-state"

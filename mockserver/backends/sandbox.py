@@ -16,7 +16,7 @@ from typing import Any
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.business_connect import BusinessConnectBackend
 from mockserver.backends.devices import DeviceStore, Fleet
-from mockserver.backends.dr import DrBackend
+from mockserver.backends.dr.backend import DrBackend
 from mockserver.backends.thinq import ThinqBackend
 from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
