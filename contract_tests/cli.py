@@ -22,6 +22,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _callbacks_parser(kit)
     _report_parser(kit)
     _mark_parser(kit)
+    # `lgmock record` is the kit's too (it judges by the kit's checks), so the kit's one
+    # entry point registers it: a new command group needs no reinstall of the metadata.
+    from contract_tests.record.cli import register as register_record
+
+    register_record(commands)
 
 
 # ------------------------------------------------------------------------- report

@@ -1,0 +1,141 @@
+"""Running `lgmock record` as a real process in tests, and a client that calls through it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from contract_tests.contracts import new_message_id
+from tests.support import lgmock_command
+
+
+@dataclass
+class RecordingProxy:
+    process: subprocess.Popen
+    base_url: str
+    log_path: Path
+    out: Path
+    drift: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 90.0) -> int:
+        """SIGTERM (what Ctrl-C amounts to), then wait for the files and the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+    def drift_document(self) -> dict[str, Any]:
+        return json.loads(self.drift.read_text(encoding="utf-8"))
+
+
+def start_recording(
+    tmp: Path, upstream: str, *args: str, wait: float = 30.0, name: str = "recorded"
+) -> RecordingProxy:
+    out, drift, log_path = tmp / f"{name}.yaml", tmp / f"{name}-drift.json", tmp / f"{name}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [
+            *lgmock_command(),
+            "record",
+            "--upstream",
+            upstream,
+            "--port",
+            "0",
+            "--out",
+            str(out),
+            "--drift",
+            str(drift),
+            *args,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"lgmock record exited with {process.returncode}:\n{log_path.read_text()}"
+            )
+        found = re.search(r"lgmock record: (http://127\.0\.0\.1:\d+) ->", log_path.read_text())
+        if found and "point the client" in log_path.read_text():
+            proxy = RecordingProxy(process, found.group(1), log_path, out, drift)
+            if "--callbacks-via" not in args or "callbacks:" in proxy.log():
+                return proxy
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"lgmock record did not start within {wait}s:\n{log_path.read_text()}")
+
+
+def scenario_of(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+class Client:
+    """A partner's client, as small as the calls of the tests need."""
+
+    def __init__(self, base_url: str, partner: dict[str, Any], service: dict[str, Any] | None):
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.partner = partner
+        self.service = service
+        self._token: str | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = self.http.post(
+                "/bc/v1/token",
+                headers={
+                    "X-Api-Key": self.partner["apiKey"],
+                    "X-Api-Secret": self.partner["apiSecret"],
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            self._token = answer.json()["access_token"]
+        return self._token
+
+    def bc_headers(self, user: dict[str, Any] | None = None) -> dict[str, str]:
+        headers = {
+            "X-Api-Key": self.partner["apiKey"],
+            "X-Api-Token": self.token(),
+            "X-Message-Id": new_message_id(),
+            "X-Use-Account": "IN-HEADER" if user else "REGISTERED",
+        }
+        if user:
+            headers["Authorization"] = f"Bearer {user['accessToken']}"
+            headers["X-Country-Code"] = user["countryCode"]
+        return headers
+
+    def bc(
+        self, method: str, path: str, user: dict[str, Any] | None = None, **kw: Any
+    ) -> httpx.Response:
+        return self.http.request(method, f"/bc/v1{path}", headers=self.bc_headers(user), **kw)
+
+    def thinq(self, method: str, path: str, user: dict[str, Any], **kw: Any) -> httpx.Response:
+        assert self.service is not None
+        headers = {
+            "Authorization": f"Bearer {user['accessToken']}",
+            "x-country-code": user["countryCode"],
+            "x-message-id": new_message_id(),
+            "x-service-id": self.service["serviceId"],
+            "x-service-key": self.service["serviceKey"],
+        }
+        return self.http.request(method, f"/v2/devices/{path}", headers=headers, **kw)
