@@ -35,8 +35,8 @@ from mockserver.backends.accounts import ALL_ROLES, Partner, Service, User
 from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_status
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
-from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
+from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError
 from mockserver.paths import profiles_dir
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile

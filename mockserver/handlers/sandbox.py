@@ -71,26 +71,20 @@ async def get_clock() -> Reply:
 
 
 async def set_clock(body: dict[str, Any]) -> Reply:
-    clock = runtime().sandbox.clock
     moment = None
     if "set" in body:
         try:
             moment = datetime.fromisoformat(body["set"])
         except ValueError as exc:
             raise ApiError(Err.INVALID_BODY, f"set: {exc}", field="body.set") from exc
-    # Freeze first and release last, so `{"set": T, "freeze": true}` reads exactly T.
-    if body.get("freeze") is True:
-        clock.freeze()
-    if moment is not None:
-        clock.set(moment)
-    if "advance" in body:
-        clock.advance(float(body["advance"]))
-    if body.get("freeze") is False:
-        clock.release()
-    # What became due at the new time happens now (expiries, DR windows, cycles).
-    runtime().sandbox.changed("clock")
-    runtime().sandbox.tick()
-    return clock.to_dict(), 200, {}
+    freeze = body.get("freeze")
+    sandbox = runtime().sandbox
+    sandbox.set_clock(
+        at=moment,
+        advance=float(body["advance"]) if "advance" in body else None,
+        freeze=freeze if isinstance(freeze, bool) else None,
+    )
+    return sandbox.clock.to_dict(), 200, {}
 
 
 # ---------------------------------------------------------------------- callbacks
@@ -128,20 +122,12 @@ async def redeliver_callback(delivery_id: str) -> Reply:
 
 
 async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
-    service = runtime().sandbox.accounts.services.get(service_id)
-    if service is None:
-        raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
-    service.callback_url = body["callbackUrl"]
-    runtime().sandbox.changed("services")
+    service = runtime().sandbox.set_service_callback(service_id, body["callbackUrl"])
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
 
 
 async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
-    partner = runtime().sandbox.accounts.partners.get(partner_id)
-    if partner is None:
-        raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
-    partner.callback_url = body["callbackUrl"]
-    runtime().sandbox.changed("partners")
+    partner = runtime().sandbox.set_partner_callback(partner_id, body["callbackUrl"])
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
 
 
@@ -185,19 +171,16 @@ async def list_faults() -> Reply:
 
 async def add_fault(body: dict[str, Any]) -> Reply:
     rule = runtime().sandbox.faults.add(body)
-    runtime().sandbox.changed("faults")
     return rule.to_dict(), 201, {}
 
 
 async def clear_faults() -> Reply:
     runtime().sandbox.faults.clear()
-    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
 async def remove_fault(fault_id: str) -> Reply:
     runtime().sandbox.faults.remove(fault_id)
-    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 

@@ -16,9 +16,6 @@ GROUP = "GROUP"
 USER = "USER"
 DEVICE = "DEVICE"
 TARGET_TYPES = (GROUP, USER, DEVICE)
-# A device's most specific target decides its opt: a DEVICE target overrides the USER
-# target of its owner, which overrides the owner's GROUP target.
-SPECIFICITY = {GROUP: 0, USER: 1, DEVICE: 2}
 
 OPT_IN = "IN"
 OPT_OUT = "OUT"
