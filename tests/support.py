@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import os
-import re
-import shutil
 import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from contract_tests.processes import ServeProcess
+from contract_tests.processes import lgmock_command as lgmock_command  # the tests use it
 from mockserver.wire import new_message_id
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,64 +38,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def lgmock_command() -> list[str]:
-    """The installed console script when there is one, else the module."""
-    script = Path(sys.executable).with_name("lgmock")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("lgmock")
-    return [found] if found else [sys.executable, "-m", "mockserver.cli"]
-
-
-@dataclass
-class RunningServer:
-    base_url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+# The project's one launcher is the kit's (contract_tests/processes.py): the tests start
+# `lgmock serve` the way the kit's pytest plugin and the benchmarks do.
+RunningServer = ServeProcess
 
 
 def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer:
     """A real `lgmock serve` on a port it picks itself (``--port 0``), read back from its
     banner: no window in which another test's server could take a port chosen here."""
     log_path = tmp_dir / f"lgmock-{next(_server_numbers)}.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", "0", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_dir,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    deadline = time.monotonic() + wait
-    base_url = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"lgmock exited with {process.returncode}:\n{log_path.read_text()}")
-        if base_url is None:
-            banner = re.search(
-                r"Business Connect\s+(http://127\.0\.0\.1:\d+)/bc/v1", log_path.read_text()
-            )
-            base_url = banner.group(1) if banner else None
-        if base_url is not None:
-            try:
-                if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
-                    return RunningServer(base_url, process, log_path)
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"lgmock did not answer within {wait}s:\n{log_path.read_text()}")
+    return ServeProcess(*args, log_path=log_path, cwd=tmp_dir, wait=wait)
 
 
 def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 def bc_token(client: httpx.Client, key: str = PARTNER_KEY, secret: str = PARTNER_SECRET) -> str:
