@@ -5,6 +5,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY mockserver ./mockserver
 COPY contract_tests ./contract_tests
+COPY lgspecs ./lgspecs
 COPY openapi ./openapi
 COPY fixtures ./fixtures
 # A regular (not editable) install: the wheel carries openapi/ and fixtures/ inside.

@@ -163,9 +163,9 @@ def in_process_costs(repeat: int = 200) -> dict[str, float]:
     """
     import asyncio
 
+    from lgspecs.data import default_scenario
     from mockserver.app import create_app
     from mockserver.journal import JournalEntry
-    from mockserver.paths import default_scenario
     from mockserver.runtime import Runtime
 
     runtime = Runtime.from_file(default_scenario())

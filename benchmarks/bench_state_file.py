@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_devices import machine_line  # noqa: E402
+from lgspecs.data import default_scenario  # noqa: E402
 from mockserver.app import create_app  # noqa: E402
-from mockserver.paths import default_scenario  # noqa: E402
 from mockserver.runtime import Runtime  # noqa: E402
 from mockserver.wire import new_message_id  # noqa: E402
 

@@ -22,7 +22,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from contract_tests import contracts
-from mockserver import spec_tables
+from lgspecs import data, tables
 
 # Everything below is what the ThinQ spec declares, not what the sandbox sends.
 CALLBACK_PUSH_TYPES = contracts.push_types()
@@ -32,7 +32,7 @@ _THINQ = contracts.contract("thinq")
 # HTTP status the spec documents it with and its title.
 FAILURE_CODES = tuple(sorted(_THINQ.error_codes))
 FAILURE_STATUS = {code: min(statuses) for code, statuses in _THINQ.code_statuses().items()}
-CODE_TITLES = spec_tables.code_titles(_THINQ.document)
+CODE_TITLES = tables.code_titles(_THINQ.document)
 # Names the specs give a meaning (or a schema) to: never used for an "unknown" field.
 RESERVED = frozenset(
     {
@@ -74,7 +74,7 @@ PLAIN = Edges()
 def _fixture_profiles() -> tuple[tuple[str, dict[str, Any]], ...]:
     """(deviceType, profile) of every profile fixture the sandbox ships."""
     found = []
-    for path in sorted((contracts.data_dir("fixtures") / "profiles").glob("*/*.json")):
+    for path in sorted(data.profiles_dir().glob("*/*.json")):
         device_type = "DEVICE_" + path.parent.name.upper()
         found.append((device_type, json.loads(path.read_text(encoding="utf-8"))))
     return tuple(found)

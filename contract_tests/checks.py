@@ -19,7 +19,7 @@ import schemathesis
 from schemathesis.core.failures import Failure, Severity
 
 from contract_tests import contracts
-from mockserver.spec_tables import DocumentedOperation
+from lgspecs.tables import DocumentedOperation
 
 
 class UndocumentedVendorCode(Failure):

@@ -1,9 +1,9 @@
 """The kit's oracle: the two vendor specs and what they document, nothing of the server's.
 
 Everything the kit judges by comes from the documents in ``openapi/`` (the repaired
-Business Connect spec, the ThinQ asynchronous spec) through ``mockserver.specs`` (the
-loader) and ``mockserver.spec_tables`` (the parsing of their code tables). The kit
-never reads the server's catalogues, so a wrong constant in the server is caught here
+Business Connect spec, the ThinQ asynchronous spec) through ``lgspecs`` (the loader, the
+mount table and the parsing of their code tables), which the server reads too. The kit
+never imports the server, nor reads its catalogues, so a wrong constant in the server is caught here
 rather than agreed with. ``tests/contract/test_independence.py`` enforces it.
 """
 
@@ -13,11 +13,10 @@ import base64
 import uuid
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from mockserver import spec_tables, specs
-from mockserver.spec_tables import DocumentedOperation
+from lgspecs import mounts, tables
+from lgspecs.tables import DocumentedOperation
 
 APIS = ("bc", "thinq")
 # The User-Agent of every request the kit sends, so a client report can leave the kit's
@@ -48,15 +47,15 @@ class ApiContract:
         return frozenset(code for op in self.operations for code in op.error_codes)
 
     def code_statuses(self) -> dict[str, set[int]]:
-        return spec_tables.code_statuses(list(self.operations))
+        return tables.code_statuses(list(self.operations))
 
 
-def mount(name: str) -> specs.Mount:
+def mount(name: str) -> mounts.Mount:
     """The server's mount table row of an API ("bc", "thinq", "sandbox"): its URL prefix."""
-    for row in specs.MOUNTS:
+    for row in mounts.MOUNTS:
         if row.api.value == name:
             return row
-    raise ValueError(f"unknown API {name!r}: use {', '.join(m.api.value for m in specs.MOUNTS)}")
+    raise ValueError(f"unknown API {name!r}: use {', '.join(m.api.value for m in mounts.MOUNTS)}")
 
 
 def api_root(base_url: str, name: str) -> str:
@@ -75,8 +74,8 @@ def contract(name: str) -> ApiContract:
     if name not in APIS:
         raise ValueError(f"unknown API {name!r}: use bc or thinq")
     document = mount(name).document()
-    operations = tuple(spec_tables.operations(document, name))
-    return ApiContract(name, document, operations, spec_tables.success_codes(list(operations)))
+    operations = tuple(tables.operations(document, name))
+    return ApiContract(name, document, operations, tables.success_codes(list(operations)))
 
 
 @cache
@@ -91,24 +90,11 @@ def operation(operation_id: str) -> DocumentedOperation | None:
 
 def push_types() -> tuple[str, ...]:
     """Every pushType of a ThinQ callback, from the spec's PushType enum."""
-    return spec_tables.push_types(contract("thinq").document)
+    return tables.push_types(contract("thinq").document)
 
 
 def message_push_types() -> tuple[str, ...]:
-    return spec_tables.message_push_types(contract("thinq").document)
-
-
-def data_dir(name: str) -> Path:
-    """A data folder lgmock ships beside its specs: ``fixtures`` (profiles, scenarios).
-
-    In a checkout it sits beside ``openapi/``; a wheel carries both under
-    ``mockserver/_data/``. Asked of the spec loader's own folder, so the kit and the
-    server read the same files without the kit importing the server's paths.
-    """
-    folder = specs.openapi_dir().parent / name
-    if not folder.is_dir():
-        raise FileNotFoundError(f"lgmock data folder {name!r} is missing from this installation")
-    return folder
+    return tables.message_push_types(contract("thinq").document)
 
 
 def new_message_id() -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from contract_tests.contracts import data_dir
+from lgspecs.data import default_scenario
 
 # field name -> environment variable; the order is the order `--help` lists them in.
 ENVIRONMENT = {
@@ -81,7 +81,7 @@ class Credentials:
 
 @cache
 def default_credentials() -> Credentials:
-    with (data_dir("fixtures") / "scenarios" / "default.yaml").open(encoding="utf-8") as stream:
+    with default_scenario().open(encoding="utf-8") as stream:
         return Credentials.from_scenario(yaml.safe_load(stream))
 
 

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mockserver import specs
+from lgspecs import documents
 
 THINQ_URI = "urn:lgmock:thinq-async"
 BC_URI = "urn:lgmock:business-connect"
@@ -27,11 +27,13 @@ def _registry() -> Registry:
         [
             (
                 THINQ_URI,
-                Resource.from_contents(specs.thinq_spec(), default_specification=DRAFT202012),
+                Resource.from_contents(documents.thinq_spec(), default_specification=DRAFT202012),
             ),
             (
                 BC_URI,
-                Resource.from_contents(specs.repaired_spec(), default_specification=DRAFT202012),
+                Resource.from_contents(
+                    documents.repaired_spec(), default_specification=DRAFT202012
+                ),
             ),
         ]
     )

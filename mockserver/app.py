@@ -1,7 +1,7 @@
 """Builds the one ASGI app that serves every API of the sandbox.
 
 The gateway (outermost) opens each call's record and hands every request that matches
-an operation of ``specs.MOUNTS`` to the compiled ``pipeline``. connexion's app, built
+an operation of ``mounts.MOUNTS`` to the compiled ``pipeline``. connexion's app, built
 here with a slim middleware list, serves the Swagger UIs and answers what matches no
 operation; its error handlers below put those answers in the called API's envelope.
 """
@@ -26,7 +26,8 @@ from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from mockserver import operations, specs
+from lgspecs import mounts
+from mockserver import operations
 from mockserver.answers import error_answer
 from mockserver.dashboard import with_dashboard
 from mockserver.errors import ApiError, Err
@@ -37,10 +38,11 @@ from mockserver.runtime import Runtime
 log = logging.getLogger("lgmock")
 
 # Where each API's handlers live (one module per API family), first match wins.
-HANDLER_MODULES: dict[specs.Api, tuple[str, ...]] = {
-    specs.Api.BUSINESS_CONNECT: ("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
-    specs.Api.THINQ_ASYNC: ("mockserver.handlers.thinq",),
-    specs.Api.SANDBOX: ("mockserver.handlers.sandbox",),
+HANDLER_MODULES: dict[mounts.Api, tuple[str, ...]] = {
+    mounts.Api.BUSINESS_CONNECT: ("mockserver.handlers.business_connect", "mockserver.handlers.dr"),
+    mounts.Api.THINQ_ASYNC: ("mockserver.handlers.thinq",),
+    mounts.Api.THINQ_CONNECT: ("mockserver.handlers.connect",),
+    mounts.Api.SANDBOX: ("mockserver.handlers.sandbox",),
 }
 
 
@@ -89,7 +91,7 @@ def _not_implemented(name: str) -> Any:
 
 
 def _respond(request: ConnexionRequest, error: ApiError) -> ConnexionResponse:
-    answer = error_answer(specs.api_for_path(request.url.path), error)
+    answer = error_answer(mounts.api_for_path(request.url.path), error)
     return ConnexionResponse(
         status_code=answer.status,
         body=answer.body,
@@ -169,7 +171,7 @@ def create_app(runtime: Runtime) -> ASGIApp:
     logging.getLogger("connexion.operations.openapi3").addFilter(QuietMediaTypeChoice())
     app = connexion.AsyncApp(__name__, pythonic_params=True, middlewares=CONNEXION_MIDDLEWARES)
     resolvers = {api: HandlerResolver(*modules) for api, modules in HANDLER_MODULES.items()}
-    for mount in specs.MOUNTS:
+    for mount in mounts.MOUNTS:
         app.add_api(
             mount.connexion_document(),
             base_path=mount.prefix,

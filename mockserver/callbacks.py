@@ -11,6 +11,10 @@ behaviour everywhere:
   exponential backoff, up to ``attempts``; a delivery given up can be sent again;
 - journaled: every attempt is recorded with its outcome and latency.
 
+Two transports: a URL ``http(s)://`` is POSTed to; ``mqtts://ADDRESS:PORT/TOPIC`` (a
+ThinQ Connect client's topic) is published with QoS 1 through the push channel
+(``mqtt/channel.py``), delivered when the broker acknowledges it.
+
 Outgoing HTTP uses aiohttp, not httpx as elsewhere in lgmock: measured on the 2-core
 reference machine, httpx tops out near 1,100 POSTs/s from one process whatever its pool
 settings, below the 2,000 deliveries/s a fan-out to thousands of devices needs; aiohttp
@@ -27,7 +31,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -37,7 +41,11 @@ from mockserver.delivery_settings import DeliverySettings
 from mockserver.faults import FaultRules
 from mockserver.wire import iso_timestamp
 
+if TYPE_CHECKING:
+    from mockserver.mqtt.channel import PushChannel
+
 log = logging.getLogger("lgmock.callbacks")
+MQTT_SCHEME = "mqtts://"
 
 REORDER_WAIT = 0.5  # seconds a "reorder" message waits for a message to overtake it
 PENDING = "pending"
@@ -117,6 +125,8 @@ class DeliveryEngine:
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
         self.faults: FaultRules | None = None
+        # ThinQ Connect's broker and publisher, when the server runs one.
+        self.mqtt: PushChannel | None = None
         # For the state file: what changed since it last asked (take_unsaved).
         self._new: dict[str, Delivery] = {}
         self._progressed: dict[str, Delivery] = {}
@@ -286,8 +296,31 @@ class DeliveryEngine:
 
     async def _attempt(self, delivery: Delivery) -> bool:
         """One try; True when the delivery is finished (delivered or given up)."""
-        assert self._client is not None
         started = time.perf_counter()
+        status_code = None
+        if delivery.url.startswith(MQTT_SCHEME):
+            outcome = await self._publish(delivery)
+        else:
+            outcome, status_code = await self._post(delivery)
+        latency = (time.perf_counter() - started) * 1000
+        delivery.attempts.append(
+            Attempt(iso_timestamp(self.clock.now()), outcome, status_code, latency)
+        )
+        if outcome == "ok":
+            delivery.status = DELIVERED
+        elif len(delivery.attempts) >= self.settings.attempts:
+            delivery.status = FAILED
+            log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
+        self._changed(delivery)
+        return delivery.status != PENDING
+
+    async def _publish(self, delivery: Delivery) -> str:
+        if self.mqtt is None:
+            return "no MQTT broker in this server"
+        return await self.mqtt.publish(delivery.url, json_codec.dumps(delivery.body))
+
+    async def _post(self, delivery: Delivery) -> tuple[str, int | None]:
+        assert self._client is not None
         status_code = None
         try:
             body, timeout = json_codec.dumps(delivery.body), client_timeout(self.settings)
@@ -301,17 +334,7 @@ class DeliveryEngine:
             outcome = "connect error"
         except aiohttp.ClientError as exc:
             outcome = f"error: {type(exc).__name__}"
-        latency = (time.perf_counter() - started) * 1000
-        delivery.attempts.append(
-            Attempt(iso_timestamp(self.clock.now()), outcome, status_code, latency)
-        )
-        if outcome == "ok":
-            delivery.status = DELIVERED
-        elif len(delivery.attempts) >= self.settings.attempts:
-            delivery.status = FAILED
-            log.warning("gave up delivering %s to %s: %s", delivery.id, delivery.url, outcome)
-        self._changed(delivery)
-        return delivery.status != PENDING
+        return outcome, status_code
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mockserver import paths
+from lgspecs import data
 
 # The heavy modules (specs, validators, the app) are imported by the commands that use
 # them: `lgmock clock show` and the other control commands start in a fraction of a second.
@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--journal-cap", type=int, default=10_000, help="request journal entries kept (10000)"
+    )
+    serve.add_argument(
+        "--no-mqtt",
+        action="store_true",
+        help="start no MQTT broker for ThinQ Connect push (docs/home-assistant.md)",
     )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level")
     serve.set_defaults(run=_serve)
@@ -153,7 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 3
     port = listening.getsockname()[1]  # --port 0 picks a free one
-    path = args.scenario or paths.default_scenario()
+    path = args.scenario or data.default_scenario()
     try:
         if args.state_file:
             restoring = args.state_file.exists()
@@ -175,6 +180,10 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from mockserver.mqtt.channel import open_channel
+
+    channel = open_channel(args.state_file, broker=not args.no_mqtt)
+    runtime.set_push_channel(channel)
     print(banner(runtime.sandbox, args.host, port), flush=True)
     logging.getLogger("uvicorn.error").addFilter(QuietDrops())
     # uvicorn formats each access-log line before the logger drops it: off unless shown.
@@ -186,7 +195,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=access_log,
     )
-    uvicorn.Server(config).run(sockets=[listening])
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
+    finally:
+        channel.stop()  # stopped at lifespan shutdown already, unless start-up failed
     return 0
 
 
@@ -214,6 +226,7 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
         f"{len(sandbox.devices.devices)} devices",
         f"  Business Connect   {base}/bc/v1/...              Swagger UI {base}/bc/ui/",
         f"  ThinQ asynchronous {base}/v2/devices/*-async     Swagger UI {base}/v2/ui/",
+        f"  ThinQ Connect      {base}/connect/...            Swagger UI {base}/connect/ui/",
         f"  Sandbox control    {base}/_sandbox/...           Swagger UI {base}/_sandbox/ui/",
         f"  Dashboard          {base}/_dashboard/",
     ]
@@ -234,7 +247,18 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
             f"  User {user.user_number} ({user.country_code}): "
             f"Authorization: Bearer {user.access_token}"
         )
+    pat_user = next((user for user in accounts.users.values() if user.pat), None)
+    if pat_user:
+        from mockserver.backends.connect import SDK_API_KEY
+
+        # What LG's thinqconnect SDK needs: its base URL, the user's PAT, the SDK's key.
+        lines.append(
+            f"  ThinQ Connect (LG's SDK) as {pat_user.user_number} ({pat_user.country_code}): "
+            f"base URL {base}/connect  Authorization: Bearer {pat_user.pat}  "
+            f"x-api-key {SDK_API_KEY}"
+        )
     lines += _callback_lines(sandbox, base)
+    lines += _push_channel_lines(sandbox, base)
     if partner:
         lines += [
             "  First call:",
@@ -242,6 +266,17 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
             f"-H 'X-Api-Key: {partner.api_key}' -H 'X-Api-Secret: {partner.api_secret}'",
         ]
     return "\n".join(lines)
+
+
+def _push_channel_lines(sandbox: Sandbox, base: str) -> list[str]:
+    channel = sandbox.push_channel
+    if channel is None:
+        return []
+    if channel.route_url is None:
+        return [f"  ThinQ Connect push over MQTT is off: {channel.off}"]
+    return [
+        f"  ThinQ Connect push  {channel.route_url} (mutual TLS; CA {base}/_sandbox/mqtt/ca.pem)"
+    ]
 
 
 def _callback_lines(sandbox: Sandbox, base: str) -> list[str]:
@@ -355,14 +390,15 @@ def _registered_receiver(args: argparse.Namespace, show: Any) -> int:
 
 
 def _spec_lint(_args: argparse.Namespace) -> int:
-    from mockserver import speclint, specs
+    from lgspecs import documents
+    from mockserver import speclint
 
-    findings = speclint.lint(specs.vendor_spec())
+    findings = speclint.lint(documents.vendor_spec())
     for finding in findings:
         print(finding)
     counts = Counter(f.kind for f in findings)
     print(f"\n{len(findings)} findings: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()))
-    left = speclint.lint(specs.repaired_spec())
+    left = speclint.lint(documents.repaired_spec())
     print(f"after business-connect.overlay.yaml: {len(left)} findings")
     for finding in left:
         print(f"  {finding}")
@@ -370,9 +406,9 @@ def _spec_lint(_args: argparse.Namespace) -> int:
 
 
 def _spec_build(args: argparse.Namespace) -> int:
-    from mockserver import specs
+    from lgspecs import documents
 
-    for path in specs.build(args.dir):
+    for path in documents.build(args.dir):
         print(path)
     return 0
 

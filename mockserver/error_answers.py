@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lgspecs.mounts import mount_of
 from mockserver import json_codec
 from mockserver.errors import (
     CLIENT_FAULTS,
@@ -29,7 +30,6 @@ from mockserver.errors import (
     code_for,
     status_for,
 )
-from mockserver.specs import mount_of
 from mockserver.wire import iso_timestamp
 
 
@@ -154,17 +154,23 @@ def sandbox_refusal(error: ApiError) -> Refusal:
 DR_PATH_PREFIX = mount_of(Api.BUSINESS_CONNECT).prefix + "/v1/dr/"
 
 
-def business_connect_body(error: ApiError, refusal: Refusal, call: Call) -> Body:
-    """Device/Event/User operations answer ``{messageId, timestamp, error: {code,
-    message}}`` (the ThinQ Connect envelope their success bodies mirror); the DR
-    operations ``{code, message}``, beside their ``{code, data}`` success shape."""
-    if call.path.startswith(DR_PATH_PREFIX):
-        return {"code": int(refusal.code), "message": refusal.message}
+def thinq_connect_body(error: ApiError, refusal: Refusal, call: Call) -> Body:
+    """ThinQ Connect (what LG's SDK reads: ``payload["error"]["code"]``):
+    ``{messageId, timestamp, error: {code, message}}``."""
     return {
         "messageId": call.message_id,
         "timestamp": call.timestamp,
         "error": {"code": refusal.code, "message": refusal.message},
     }
+
+
+def business_connect_body(error: ApiError, refusal: Refusal, call: Call) -> Body:
+    """Device/Event/User operations answer the ThinQ Connect envelope their success
+    bodies mirror; the DR operations ``{code, message}``, beside their ``{code, data}``
+    success shape."""
+    if call.path.startswith(DR_PATH_PREFIX):
+        return {"code": int(refusal.code), "message": refusal.message}
+    return thinq_connect_body(error, refusal, call)
 
 
 def thinq_async_body(error: ApiError, refusal: Refusal, call: Call) -> Body:
@@ -189,5 +195,6 @@ def sandbox_body(error: ApiError, refusal: Refusal, call: Call) -> Body:
 ENVELOPES: dict[Api, Envelope] = {
     Api.BUSINESS_CONNECT: Envelope(catalogued(Api.BUSINESS_CONNECT), business_connect_body),
     Api.THINQ_ASYNC: Envelope(catalogued(Api.THINQ_ASYNC), thinq_async_body),
+    Api.THINQ_CONNECT: Envelope(catalogued(Api.THINQ_CONNECT), thinq_connect_body),
     Api.SANDBOX: Envelope(sandbox_refusal, sandbox_body, reports_violations=False),
 }

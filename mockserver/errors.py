@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from mockserver.specs import Api
+from lgspecs.mounts import Api
 
 
 class Err(enum.Enum):
@@ -287,6 +287,36 @@ THINQ_REASONS: dict[Err, str] = {
 }
 
 
+# ThinQ Connect (what LG's thinqconnect SDK calls): the same ThinQAPIErrorCodes, each at
+# the HTTP status LG's developer portal gives it where it states one, else inferred from
+# the code's class and the portal's status list (spec-notes TC-05).
+def _statuses(*groups: tuple[int, str]) -> dict[str, int]:
+    return {code: status for status, codes in groups for code in codes.split()}
+
+
+# The portal states 0000 -> 500, 1000..1104 -> 400 and 1201 -> 404; the other rows follow
+# the code's class (spec-notes TC-05). The titles are the platform's, as above.
+CONNECT_STATUSES = _statuses(
+    (400, "1000 1101 1102 1103 1104 1207 1214 1216 1217 1219 1220 1221 1222 1223 1224 1225"),
+    (400, "1307 1310 1311 1312 2101 2201 2202 2205 2207 2301 2302 2303 2304 2305"),
+    (401, "1218 1301 1302 1303 1304 1305 1306 1308 1309"),
+    (404, "1201 1202 1203 1204 1205 1206 1208 1209 1210 1211 1212 1213"),
+    (500, "0000 2000 2203 2208 2209 2212 2213 2214"),
+    (503, "2210"),
+)
+# 0000 is a refusal here ("unknown error"), the asynchronous API's success (TQ-20).
+_TITLES = {"0000": "Unknown error", **{code: info.title for code, info in THINQ_CODES.items()}}
+CONNECT_CODES = {
+    code: CodeInfo(code, status, _TITLES[code]) for code, status in sorted(CONNECT_STATUSES.items())
+}
+
+CONNECT_REASONS: dict[Err, str] = {
+    **THINQ_REASONS,
+    # A header off its schema (x-country not the user's, x-service-phase): TC-04.
+    Err.INVALID_HEADER: "1216",
+}
+
+
 # Reasons whose HTTP status is not the one their code travels with elsewhere: the seed
 # documents 405 "Not Allowed" and unknown routes without codes of their own.
 STATUS_OVERRIDES: dict[Err, int] = {
@@ -313,6 +343,7 @@ class Catalogue:
 CATALOGUES: dict[Api, Catalogue] = {
     Api.BUSINESS_CONNECT: Catalogue(BC_CODES, BC_REASONS, internal="5000"),
     Api.THINQ_ASYNC: Catalogue(THINQ_CODES, THINQ_REASONS, internal="2000"),
+    Api.THINQ_CONNECT: Catalogue(CONNECT_CODES, CONNECT_REASONS, internal="2000"),
 }
 
 # The X-Response-Code of a successful answer, per API (the ThinQ asynchronous API's

@@ -30,6 +30,8 @@ from mockserver.errors import Api, ApiError, Err, lookup_code
 REQUEST_EFFECTS = ("error", "status", "delay", "drop", "truncate", "malformed")
 CALLBACK_EFFECTS = ("delay", "drop", "duplicate", "reorder")
 MAX_DELAY_MS = 120_000
+# The APIs a rule applies to when it names none: every vendor API, not the control API.
+VENDOR_APIS = tuple(api for api in Api if api is not Api.SANDBOX)
 
 
 @dataclass
@@ -154,7 +156,7 @@ class FaultRules:
 
 
 def check_vendor_code(code: str, api_name: str | None = None) -> None:
-    apis = [Api(api_name)] if api_name else [Api.BUSINESS_CONNECT, Api.THINQ_ASYNC]
+    apis = [Api(api_name)] if api_name else list(VENDOR_APIS)
     if not any(lookup_code(api, code) for api in apis):
         raise ApiError(
             Err.INVALID_BODY,
@@ -169,7 +171,7 @@ def check_operation_id(operation_id: str, api_name: str | None = None) -> None:
     # Deferred: the operation table is built from the served specs, once, on first use.
     from mockserver import operations
 
-    apis = [Api(api_name)] if api_name else [Api.BUSINESS_CONNECT, Api.THINQ_ASYNC]
+    apis = [Api(api_name)] if api_name else list(VENDOR_APIS)
     known = sorted({op.operation_id for op in operations.table() if op.api in apis})
     if operation_id in known:
         return

@@ -17,7 +17,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import fault_injection, limits, operations, request_context, specs
+from lgspecs import mounts
+from mockserver import fault_injection, limits, operations, request_context
 from mockserver.answers import send_error
 from mockserver.call_journal import JournalTap
 from mockserver.errors import SUCCESS_CODES, Api, ApiError
@@ -168,7 +169,7 @@ def _open_record(scope: Scope, runtime: Runtime) -> RequestRecord:
     host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
     return RequestRecord(
         request_id=new_message_id(),
-        api=specs.api_for_path(path),
+        api=mounts.api_for_path(path),
         method=scope["method"],
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),

@@ -88,12 +88,13 @@ def decode(first: int, blob: bytes) -> Iterator[tuple[int, dict[str, Any], bytes
 
 
 def read(path: Path) -> list[tuple[int, dict[str, Any], bytes, bytes]]:
-    """The entries stored at ``path`` in order ([] when there is no file); read-only."""
+    """The entries stored at ``path`` in order ([] when there is no file); read-only,
+    unless a crash left a commit half done (``_open_for_reading``)."""
     if not path.exists():
         return []
     hint = f"(delete {path.name} to start with an empty request journal)"
     try:
-        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        reader = _open_for_reading(path)
         try:
             meta = dict(reader.execute("SELECT key, value FROM meta").fetchall())
             if meta.get("format") != FORMAT or meta.get("version") != str(VERSION):
@@ -112,6 +113,18 @@ def read(path: Path) -> list[tuple[int, dict[str, Any], bytes, bytes]]:
         raise JournalFileError(f"{path}: not a usable request journal: {exc} {hint}") from exc
     except (struct.error, ValueError, TypeError) as exc:
         raise JournalFileError(f"{path}: unreadable entries: {exc} {hint}") from exc
+
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """A read-only connection, or a writable one when the rollback journal of a commit
+    that never ended lies beside the file (a crash in the middle of the thread's commit):
+    SQLite plays that "hot" journal back at the first read, restoring the last committed
+    state, which a read-only connection may not do ("attempt to write a readonly
+    database"), and the start would refuse a file that lost nothing. The play-back is
+    all that is written."""
+    if path.with_name(path.name + "-journal").exists():
+        return sqlite3.connect(path)
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 @dataclass

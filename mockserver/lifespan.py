@@ -53,6 +53,9 @@ class Ticker:
             self._task.cancel()
         self.runtime.after_answer.stop_all()
         self.runtime.close_state_file()
+        # Here, not after uvicorn's run(): uvicorn raises SIGTERM again once it is done.
+        if self.runtime.mqtt is not None:
+            self.runtime.mqtt.stop()
 
     async def _tick_forever(self) -> None:
         while True:

@@ -37,6 +37,7 @@ class BodyLimits:
 LIMITS: dict[Api, BodyLimits] = {
     Api.BUSINESS_CONNECT: BodyLimits(max_bytes=1 * MIB, max_depth=32),
     Api.THINQ_ASYNC: BodyLimits(max_bytes=1 * MIB, max_depth=32),
+    Api.THINQ_CONNECT: BodyLimits(max_bytes=1 * MIB, max_depth=32),
     Api.SANDBOX: BodyLimits(max_bytes=512 * MIB, max_depth=64, yaml=True),
 }
 

@@ -1,4 +1,4 @@
-"""The route table: which operation a request is, compiled once from ``specs.MOUNTS``.
+"""The route table: which operation a request is, compiled once from ``mounts.MOUNTS``.
 
 The gateway asks it first (the journal and the fault rules need the operationId and
 path parameters before anything else runs, and a fault may drop the connection), and
@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from mockserver import specs
-from mockserver.specs import Api
+from lgspecs import mounts
+from lgspecs.mounts import Api
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -40,7 +40,7 @@ def _compile(template: str) -> re.Pattern[str]:
 @cache
 def table() -> tuple[Operation, ...]:
     operations = []
-    for mount in specs.MOUNTS:
+    for mount in mounts.MOUNTS:
         for path, item in mount.document().get("paths", {}).items():
             for method in HTTP_METHODS:
                 operation = item.get(method)

@@ -1,6 +1,6 @@
 """The request pipeline, built once at start: route -> operation -> bound handler -> checks.
 
-For every operation of the three specs (``specs.MOUNTS``), ``Pipeline`` decides at
+For every operation of the three specs (``mounts.MOUNTS``), ``Pipeline`` decides at
 start what connexion would otherwise work out again on every request: the handler
 function and which arguments it takes, each parameter's compiled validator, the body's
 compiled validator and the media types it accepts. connexion reads the specs for it
@@ -31,7 +31,8 @@ from connexion.utils import split_content_type
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mockserver import json_codec, operations, specs
+from lgspecs import mounts
+from mockserver import json_codec, operations
 from mockserver.answers import JSON, send_answer, send_error
 from mockserver.errors import ApiError, Err
 from mockserver.operations import Operation
@@ -64,9 +65,9 @@ class BoundOperation:
 
 
 class Pipeline:
-    def __init__(self, resolvers: dict[specs.Api, Resolver]) -> None:
+    def __init__(self, resolvers: dict[mounts.Api, Resolver]) -> None:
         self._bound: dict[tuple[str, str], BoundOperation] = {}
-        for mount in specs.MOUNTS:
+        for mount in mounts.MOUNTS:
             spec = Specification.from_dict(mount.connexion_document())
             for operation in operations.table():
                 if operation.api is mount.api:
@@ -108,7 +109,7 @@ class Pipeline:
 
 
 def _bind(
-    spec: Specification, mount: specs.Mount, operation: Operation, resolver: Resolver
+    spec: Specification, mount: mounts.Mount, operation: Operation, resolver: Resolver
 ) -> BoundOperation:
     spec_path = operation.template[len(mount.prefix) :] or "/"
     connexion_op = OpenAPIOperation.from_spec(

@@ -15,7 +15,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mockserver.specs import Api
+from lgspecs.mounts import Api
 
 if TYPE_CHECKING:
     from mockserver.runtime import Runtime

@@ -10,7 +10,7 @@ prepared scenario (its fleet of device records is shared, never rebuilt).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver import persistence, scenario, simulation
 from mockserver.after_answer import AfterAnswer
@@ -18,6 +18,9 @@ from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.journal import Journal, JournalEntry
 from mockserver.notifications import Notifier
+
+if TYPE_CHECKING:
+    from mockserver.mqtt.channel import PushChannel
 
 
 class Runtime:
@@ -31,6 +34,8 @@ class Runtime:
     ):
         self._seed_override = seed
         self.engine: DeliveryEngine | None = None
+        # ThinQ Connect's push channel (the server's; outlives resets): set_push_channel.
+        self.mqtt: PushChannel | None = None
         # The request journal outlives resets and scenario loads: a client's CI reads
         # the contract report over a whole run that may reset between tests.
         self.journal = Journal(journal_cap) if journal_cap else Journal()
@@ -62,8 +67,15 @@ class Runtime:
             self.engine.clock = sandbox.clock
             self.engine.settings = sandbox.delivery
         self.engine.faults = sandbox.faults
+        sandbox.push_channel = self.mqtt
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
+
+    def set_push_channel(self, channel: PushChannel) -> None:
+        """Hand the server's MQTT channel to the delivery engine and the sandbox."""
+        self.mqtt = channel
+        self.deliveries.mqtt = channel
+        self.sandbox.push_channel = channel
 
     # ------------------------------------------------------------------ state file
     # The open state file (--state-file), and what its next commit must say beyond the

@@ -31,14 +31,16 @@ import orjson
 import yaml
 from jsonschema import Draft202012Validator
 
+from lgspecs.data import profiles_dir
 from mockserver.backends.accounts import ALL_ROLES, Partner, Service, User
+from mockserver.backends.connect import Client as ConnectClient
+from mockserver.backends.connect import EventSubscription as ConnectEventSubscription
 from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_status
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
 from mockserver.clock import SandboxClock
 from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError
-from mockserver.paths import profiles_dir
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
 
 SCHEMA_FILE = Path(__file__).with_name("scenario.schema.json")
@@ -332,6 +334,7 @@ def _build(prepared: Prepared, problems: list[str]) -> Sandbox:
             user_number=item["userNumber"],
             access_token=item["accessToken"],
             country_code=item["countryCode"],
+            pat=item.get("pat"),
             disconnected_from=set(item.get("disconnectedFrom", [])),
         )
         _collect(problems, f"{source}: $.users[{index}]", sandbox.accounts.add_user, user)
@@ -343,6 +346,7 @@ def _build(prepared: Prepared, problems: list[str]) -> Sandbox:
         except ApiError as exc:
             problems.append(f"{source}: $.faults[{index}]: {exc.describe()}")
     _load_thinq(sandbox, document.get("thinqAsync") or {})
+    _load_connect(sandbox, document.get("thinqConnect") or {})
     problems.extend(sandbox.dr.load(document.get("dr") or {}, source))
     return sandbox
 
@@ -562,6 +566,58 @@ def _export_thinq(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
+def _load_connect(sandbox: Sandbox, spec: dict[str, Any]) -> None:
+    connect = sandbox.connect
+    for item in spec.get("clients", []):
+        connect.clients[item["clientId"]] = ConnectClient(
+            item["clientId"], item["userNumber"], item["type"], item["serviceCode"],
+            item["deviceType"],
+        )
+    for item in spec.get("pushSubscriptions", []):
+        connect.push_subscriptions[(item["clientId"], item["deviceId"])] = item["userNumber"]
+    for item in spec.get("eventSubscriptions", []):
+        expires = datetime.fromisoformat(item["expiresAt"]).timestamp()
+        subscription = ConnectEventSubscription(
+            item["clientId"], item["userNumber"], item["deviceId"], expires
+        )
+        connect.event_subscriptions[(item["clientId"], item["deviceId"])] = subscription
+    for item in spec.get("devicePushClients", []):
+        connect.device_push_clients[item["clientId"]] = item["userNumber"]
+
+
+def _export_connect(sandbox: Sandbox) -> dict[str, Any]:
+    connect = sandbox.connect
+    return {
+        "clients": [
+            {
+                "clientId": c.client_id,
+                "userNumber": c.user_number,
+                "type": c.kind,
+                "serviceCode": c.service_code,
+                "deviceType": c.device_type,
+            }
+            for c in connect.clients.values()
+        ],
+        "pushSubscriptions": [
+            {"clientId": client_id, "deviceId": device_id, "userNumber": user_number}
+            for (client_id, device_id), user_number in connect.push_subscriptions.items()
+        ],
+        "eventSubscriptions": [
+            {
+                "clientId": s.client_id,
+                "userNumber": s.user_number,
+                "deviceId": s.device_id,
+                "expiresAt": datetime.fromtimestamp(s.expires_at, UTC).isoformat(),
+            }
+            for s in connect.event_subscriptions.values()
+        ],
+        "devicePushClients": [
+            {"clientId": client_id, "userNumber": user_number}
+            for client_id, user_number in connect.device_push_clients.items()
+        ],
+    }
+
+
 def export(sandbox: Sandbox, *, all_statuses: bool = True) -> dict[str, Any]:
     """The whole state in the scenario format, secrets included (it is a sandbox).
 
@@ -599,6 +655,7 @@ def export_entities(sandbox: Sandbox, families: Any = None) -> dict[str, Any]:
                 "userNumber": u.user_number,
                 "accessToken": u.access_token,
                 "countryCode": u.country_code,
+                **({"pat": u.pat} if u.pat else {}),
                 "disconnectedFrom": sorted(u.disconnected_from),
             }
             for u in accounts.users.values()
@@ -607,6 +664,7 @@ def export_entities(sandbox: Sandbox, families: Any = None) -> dict[str, Any]:
             name: getattr(sandbox.delivery, field) for name, field in DELIVERY_FIELDS.items()
         },
         "thinqAsync": lambda: _export_thinq(sandbox),
+        "thinqConnect": lambda: _export_connect(sandbox),
         "faults": lambda: sandbox.faults.export(),
         "dr": lambda: sandbox.dr.export(),
     }

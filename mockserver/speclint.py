@@ -17,8 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from mockserver.spec_tables import code_rows, iter_operations
-from mockserver.specs import Document
+from lgspecs.documents import Document
+from lgspecs.tables import code_rows, iter_operations
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from tests.support import RunningServer, start_server, stop_server
 
 

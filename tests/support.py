@@ -27,6 +27,10 @@ VENTILATOR_OFFLINE = "c74dd1232549f7de1f0b062c43e6bc3552a73a12c7e3baa705c88718d9
 KR_FRIDGE = "53e1ac5946eab93d0736bfccad98660fb676306fa6ff2c5d8b724a10c9b2d7b4"
 KR_AC = "373ddcaeef12fcf760555414ccf3b595ccf9d9de097ffa01b7f57153efd2f66c"
 US_WASHER = "e8de8c2887b09c93e5ba89b8c3d4bd0dcd4f5477430be66e543e40321ded4c32"
+# ThinQ Connect: the users' personal access tokens and the key LG's SDK sends.
+KR_PAT = "thinqpat_kr2024000000001_sandbox_pat_0001"
+US_PAT = "thinqpat_us2024000000002_sandbox_pat_0002"
+SDK_API_KEY = "v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3"
 
 
 _server_numbers = itertools.count(1)
@@ -84,6 +88,20 @@ def bc_headers(
 
 def user_headers(client: httpx.Client, bearer: str, country: str) -> dict[str, str]:
     return bc_headers(client, account="IN-HEADER", bearer=bearer, country=country)
+
+
+def connect_headers(
+    pat: str = KR_PAT, country: str = "KR", *, client_id: str = "lgmock-test-client"
+) -> dict[str, str]:
+    """The headers LG's thinqconnect SDK sends with every ThinQ Connect call."""
+    return {
+        "Authorization": f"Bearer {pat}",
+        "x-country": country,
+        "x-message-id": new_message_id(),
+        "x-client-id": client_id,
+        "x-api-key": SDK_API_KEY,
+        "x-service-phase": "OP",
+    }
 
 
 def fleet_dr_event(fleet: dict[str, Any], now_ms: int) -> dict[str, Any]:

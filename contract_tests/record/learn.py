@@ -59,6 +59,7 @@ class DeviceSeen:
     profile: Any = None
     status: Any = None
     contradictions: list[str] = field(default_factory=list)
+    distrusted: list[str] = field(default_factory=list)  # drifted answers about it
 
 
 @dataclass
@@ -128,6 +129,10 @@ class Learner:
         if operation is None:
             return
         if judgement.findings:
+            device_id = judgement.path_parameters.get("deviceId")
+            if device_id:
+                titles = ", ".join(dict.fromkeys(f.title for f in judgement.findings))
+                self.device(device_id).distrusted.append(f"{operation} drifted ({titles})")
             self.not_learned.append(
                 f"{operation} ({exchange.method} {exchange.path} at {exchange.at}): its answer "
                 "drifted from the spec, so nothing was learned from it"

@@ -237,6 +237,12 @@ def _device(
     if device.device_type is None:
         notes.append(f"device {name}: left out, no answer named its deviceType (GET /v1/devices)")
         return None
+    if device.profile is None and device.distrusted:
+        notes.append(
+            f"device {name}: left out, no answer about its profile passed the checks: "
+            + "; ".join(dict.fromkeys(device.distrusted))
+        )
+        return None
     if device.profile is None:
         notes.append(
             f"device {name}: left out, its profile was never asked for "

@@ -68,6 +68,8 @@ class User:
     user_number: str
     access_token: str
     country_code: str
+    # The ThinQ Connect personal access token (PAT), if the user has one.
+    pat: str | None = None
     # Partners whose service this user disconnected from (DELETE /v1/user/service).
     disconnected_from: set[str] = field(default_factory=set)
 
@@ -107,6 +109,7 @@ class Accounts:
         self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         self._partner_by_key = _Index[Partner](lambda partner: partner.api_key)
         self._user_by_token = _Index[User](lambda user: user.access_token)
+        self._user_by_pat = _Index[User](lambda user: user.pat or "")
         # Credentials given so far: a fleet's thousands of users are added in linear time.
         self._taken: set[tuple[str, str]] = set()
 
@@ -120,7 +123,11 @@ class Accounts:
     def add_user(self, user: User) -> None:
         if ("token", user.access_token) in self._taken:
             raise ValueError(f"accessToken of user {user.user_number!r} is already used")
+        if user.pat and ("pat", user.pat) in self._taken:
+            raise ValueError(f"pat of user {user.user_number!r} is already used")
         self._taken.add(("token", user.access_token))
+        if user.pat:
+            self._taken.add(("pat", user.pat))
         self.users[user.user_number] = user
 
     def partner_by_key(self, api_key: str | None) -> Partner:
@@ -138,6 +145,10 @@ class Accounts:
     def find_user(self, access_token: str) -> User | None:
         """The user whose OAuth access token this is, or None."""
         return self._user_by_token.find(self.users, access_token)
+
+    def find_user_by_pat(self, pat: str) -> User | None:
+        """The user whose ThinQ Connect personal access token this is, or None."""
+        return self._user_by_pat.find(self.users, pat) if pat else None
 
     def user_for_partner(self, access_token: str, partner: Partner) -> User:
         """The user of an OAuth access token, as seen by a partner's service."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.backends.accounts import Accounts, Partner, Service
 from mockserver.backends.business_connect import BusinessConnectBackend
+from mockserver.backends.connect import ConnectBackend
 from mockserver.backends.devices import DeviceStore, Fleet
 from mockserver.backends.dr.backend import DrBackend
 from mockserver.backends.thinq import ThinqBackend
@@ -23,9 +24,22 @@ from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError, Err
 from mockserver.faults import FaultRules
 
+if TYPE_CHECKING:
+    from mockserver.mqtt.channel import PushChannel
+
 # The scenario's top-level names of everything that is not a device: a family changes
 # as a whole in the state file (they are small next to a fleet).
-FAMILIES = ("clock", "partners", "services", "users", "delivery", "thinqAsync", "faults", "dr")
+FAMILIES = (
+    "clock",
+    "partners",
+    "services",
+    "users",
+    "delivery",
+    "thinqAsync",
+    "thinqConnect",
+    "faults",
+    "dr",
+)
 
 
 @dataclass
@@ -57,11 +71,16 @@ class Sandbox:
         self._families: set[str] = set()
         self.business_connect = BusinessConnectBackend(self.accounts, self.devices)
         self.thinq = ThinqBackend(self.accounts, self.devices, self.clock)
+        self.connect = ConnectBackend(self.accounts, self.devices, self.clock, seed)
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
         self.faults = FaultRules(seed)
+        # ThinQ Connect's certificate authority and broker: the server's, outliving this
+        # sandbox (the runtime hands it over; None in a sandbox built on its own).
+        self.push_channel: PushChannel | None = None
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
+        self.connect.changed = lambda: self.changed("thinqConnect")
         self.dr.changed = lambda: self.changed("dr")
         self.faults.changed = lambda: self.changed("faults")
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on

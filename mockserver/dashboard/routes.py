@@ -18,12 +18,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from mockserver import specs
+from lgspecs import mounts
 from mockserver.dashboard import views
 from mockserver.dashboard.live import LiveFeed
 from mockserver.runtime import Runtime
 
-PREFIX = specs.DASHBOARD_PREFIX
+PREFIX = mounts.DASHBOARD_PREFIX
 HERE = Path(__file__).parent
 
 

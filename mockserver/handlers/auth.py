@@ -2,7 +2,9 @@
 
 Business Connect callers send ``X-Api-Key`` and ``X-Api-Token`` (and, for a user's
 devices, ``Authorization: Bearer <OAuth token>``); ThinQ asynchronous callers send
-``x-service-id``/``x-service-key`` and the user's bearer token. This module parses those
+``x-service-id``/``x-service-key`` and the user's bearer token; ThinQ Connect callers
+(LG's SDK) send a personal access token as the bearer, ``x-country``, ``x-api-key`` and
+their own ``x-client-id``. This module parses those
 headers once and hands the backends plain keys and tokens: no backend sees a header.
 """
 
@@ -48,10 +50,23 @@ def thinq_caller() -> tuple[Service, User]:
     return service, thinq.user(token, header("x-country-code"))
 
 
+def connect_caller() -> tuple[User, str]:
+    """The ThinQ Connect user (PAT bearer, x-country, x-api-key) and the client id."""
+    token = bearer_token(header("authorization"), malformed=Err.TOKEN_INVALID)
+    user = sandbox().connect.caller(token, header("x-country") or "", header("x-api-key") or "")
+    return user, header("x-client-id") or ""
+
+
 def caller_name(api: Api, headers: dict[str, str]) -> str | None:
-    """Who made a call, for the journal: a partner id (else the key sent), a service id."""
+    """Who made a call, for the journal: a partner id (else the key sent), a service id,
+    the ThinQ Connect PAT's user."""
     if api is Api.BUSINESS_CONNECT:
         key = headers.get("x-api-key")
         found = sandbox().accounts.find_partner(key) if key else None
         return found.partner_id if found else key
+    if api is Api.THINQ_CONNECT:
+        # The PAT's user, else nothing: an unknown token is the call's own finding.
+        token = (headers.get("authorization") or "").partition(" ")[2].strip()
+        user = sandbox().accounts.find_user_by_pat(token)
+        return user.user_number if user else None
     return headers.get("x-service-id")

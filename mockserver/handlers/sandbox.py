@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
+
+if TYPE_CHECKING:
+    from mockserver.mqtt.channel import PushChannel
 
 
 def _health() -> dict[str, Any]:
@@ -238,3 +241,31 @@ async def add_device(body: dict[str, Any]) -> Reply:
             Err.INVALID_BODY, "device refused, nothing changed", details=exc.problems
         ) from exc
     return scenario.export_device(device), 201, {}
+
+
+# ---------------------------------------------------------------------- MQTT
+
+
+def _push_channel() -> PushChannel:
+    channel = runtime().mqtt
+    if channel is None:  # an app built without `lgmock serve` (a test's own)
+        raise ApiError(Err.NOT_IMPLEMENTED, "this server runs no ThinQ Connect push channel")
+    return channel
+
+
+async def get_mqtt() -> Reply:
+    channel = _push_channel()
+    broker = channel.broker
+    return {
+        "running": broker is not None,
+        "mqttServer": channel.route_url,
+        "address": broker.address if broker else None,
+        "ports": list(broker.claim.ports) if broker else [],
+        "caUrl": "/_sandbox/mqtt/ca.pem",
+        "offReason": channel.off,
+    }, 200, {}
+
+
+async def get_mqtt_ca() -> Reply:
+    pem = _push_channel().authority.ca_pem
+    return pem, 200, {"Content-Type": "application/x-pem-file"}

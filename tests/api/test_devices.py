@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.paths import profiles_dir
+from lgspecs.data import profiles_dir
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import (
     KR_AC,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from mockserver.wire import new_message_id
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import KR_AC, KR_FRIDGE, KR_USER, US_USER, US_WASHER, VIEWER_KEY, bc_token

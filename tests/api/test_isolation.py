@@ -20,7 +20,7 @@ import jwt
 import pytest
 import yaml
 
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from mockserver.wire import new_message_id
 from tests.support import KR_AC, KR_TOKEN, KR_USER, OFFICE_AC, bc_token
 

@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver
-from mockserver import operations, specs
+from lgspecs import documents
+from mockserver import operations
 from tests.api.test_thinq_async import SERVICE, thinq_headers
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import OFFICE_AC, bc_headers
@@ -99,7 +100,7 @@ def test_control_api_answers_only_statuses_its_spec_declares(
         for op in operations.table()
         if op.method == method and op.pattern.match(path.split("?")[0])
     )
-    item = specs.sandbox_spec()["paths"][template.removeprefix("/_sandbox")]
+    item = documents.sandbox_spec()["paths"][template.removeprefix("/_sandbox")]
     declared = set(map(str, item[method.lower()]["responses"]))
     assert str(answer.status_code) in declared, (answer.status_code, declared)
     assert answer.json()["error"]["code"]

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from contract_tests.contracts import new_message_id
-from tests.support import lgmock_command
+from tests.support import free_port, lgmock_command
 
 
 @dataclass
@@ -83,6 +87,51 @@ def start_recording(
     raise RuntimeError(f"lgmock record did not start within {wait}s:\n{log_path.read_text()}")
 
 
+def prism_command() -> list[str] | None:
+    """Prism's CLI: the one `.ci/run` installs (LGMOCK_PRISM), else on PATH, else npx's."""
+    if os.environ.get("LGMOCK_PRISM"):
+        return [os.environ["LGMOCK_PRISM"]]
+    if shutil.which("prism"):
+        return ["prism"]
+    if shutil.which("npx"):
+        return ["npx", "--yes", "@stoplight/prism-cli@5"]
+    return None
+
+
+@contextmanager
+def prism_mock(document: Path, tmp: Path, wait: float = 120.0) -> Iterator[str]:
+    """`prism mock DOCUMENT` on a free port of 127.0.0.1; yields its base URL."""
+    command = prism_command()
+    if command is None:
+        if os.environ.get("LGMOCK_REQUIRE_PRISM"):
+            raise AssertionError("Prism is required here (LGMOCK_REQUIRE_PRISM) and not found")
+        pytest.skip("Prism is not installed (`.ci/run` installs it; or npm's npx)")
+    port = free_port()
+    log_path = tmp / "prism.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*command, "mock", str(document), "-h", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            start_new_session=True,  # npx starts children: the group is stopped as one
+        )
+    try:
+        deadline = time.monotonic() + wait
+        while "Prism is listening" not in log_path.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Prism did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
 def scenario_of(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -90,8 +139,15 @@ def scenario_of(path: Path) -> dict[str, Any]:
 class Client:
     """A partner's client, as small as the calls of the tests need."""
 
-    def __init__(self, base_url: str, partner: dict[str, Any], service: dict[str, Any] | None):
+    def __init__(
+        self,
+        base_url: str,
+        partner: dict[str, Any],
+        service: dict[str, Any] | None,
+        bc_prefix: str = "/bc/v1",
+    ):
         self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.bc_prefix = bc_prefix
         self.partner = partner
         self.service = service
         self._token: str | None = None
@@ -102,7 +158,7 @@ class Client:
     def token(self) -> str:
         if self._token is None:
             answer = self.http.post(
-                "/bc/v1/token",
+                f"{self.bc_prefix}/token",
                 headers={
                     "X-Api-Key": self.partner["apiKey"],
                     "X-Api-Secret": self.partner["apiSecret"],
@@ -125,9 +181,15 @@ class Client:
         return headers
 
     def bc(
-        self, method: str, path: str, user: dict[str, Any] | None = None, **kw: Any
+        self,
+        method: str,
+        path: str,
+        user: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
     ) -> httpx.Response:
-        return self.http.request(method, f"/bc/v1{path}", headers=self.bc_headers(user), **kw)
+        sent = {**self.bc_headers(user), **(headers or {})}
+        return self.http.request(method, f"{self.bc_prefix}{path}", headers=sent, **kw)
 
     def thinq(self, method: str, path: str, user: dict[str, Any], **kw: Any) -> httpx.Response:
         assert self.service is not None

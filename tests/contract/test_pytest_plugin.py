@@ -12,7 +12,7 @@ import yaml
 
 from contract_tests import pytest_plugin
 from contract_tests.sandbox import Sandbox, SandboxReceiver
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 
 pytest_plugins = ["pytester"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from tests.support import lgmock_command
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from contract_tests.receiver import CallbackReceiver, push_type
-from mockserver.paths import default_scenario
+from lgspecs.data import default_scenario
 from mockserver.wire import new_message_id
 from tests.api.test_thinq_async import SERVICE, thinq_headers
 from tests.support import KR_AC, KR_TOKEN, KR_USER, bc_token, user_headers

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from contract_tests.receiver import CallbackReceiver
+from lgspecs.data import default_scenario
 from mockserver.cli import listen
-from mockserver.paths import default_scenario
 from tests.api.test_thinq_async import call_async, kr_devices
 from tests.support import (
     KR_TOKEN,

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
+from lgspecs.data import default_scenario
 from mockserver import scenario
 from mockserver.backends.business_connect import Reach
 from mockserver.backends.devices import DeviceChange
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
-from mockserver.paths import default_scenario
 from tests.support import KR_FRIDGE, KR_USER, OFFICE_AC, US_USER, US_WASHER, VENTILATOR_OFFLINE
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import shlex
 
+from lgspecs.data import default_scenario
 from mockserver.callbacks import DeliveryEngine
 from mockserver.clock import SandboxClock
 from mockserver.dashboard import live, views
 from mockserver.journal import Journal, JournalEntry
-from mockserver.paths import default_scenario
 from mockserver.runtime import Runtime
 from tests.support import KR_FRIDGE, OFFICE_AC
 

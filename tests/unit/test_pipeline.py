@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver import operations, specs
+from lgspecs import documents, mounts
+from mockserver import operations
 from mockserver.app import HANDLER_MODULES, HandlerResolver
 from mockserver.errors import ApiError, Err
 from mockserver.pipeline import Pipeline
@@ -16,7 +17,7 @@ def pipeline() -> Pipeline:
     return Pipeline({api: HandlerResolver(*mods) for api, mods in HANDLER_MODULES.items()})
 
 
-def _operation_ids(document: specs.Document) -> set[str]:
+def _operation_ids(document: documents.Document) -> set[str]:
     return {
         operation["operationId"]
         for item in document["paths"].values()
@@ -25,9 +26,9 @@ def _operation_ids(document: specs.Document) -> set[str]:
     }
 
 
-def test_every_operation_of_the_three_specs_has_a_real_handler(pipeline: Pipeline) -> None:
+def test_every_operation_of_every_spec_has_a_real_handler(pipeline: Pipeline) -> None:
     bound = {b.operation.operation_id: b for b in pipeline.bound()}
-    for mount in specs.MOUNTS:
+    for mount in mounts.MOUNTS:
         declared = _operation_ids(mount.document())
         assert declared, mount.name
         missing = declared - set(bound)
@@ -48,13 +49,15 @@ def test_handlers_take_the_path_parameters_and_body_the_spec_declares(
 
 
 def test_mount_table_is_the_one_source_of_prefixes() -> None:
-    assert [m.prefix for m in specs.MOUNTS] == ["/bc", "/v2", "/_sandbox"]
-    assert specs.api_for_path("/bc/v1/devices") is specs.Api.BUSINESS_CONNECT
-    assert specs.api_for_path("/v2/devices/status-async") is specs.Api.THINQ_ASYNC
-    assert specs.api_for_path("/_sandbox/health") is specs.Api.SANDBOX
-    assert specs.api_for_path("/bcx") is specs.Api.SANDBOX
+    assert [m.prefix for m in mounts.MOUNTS] == ["/bc", "/v2", "/connect", "/_sandbox"]
+    assert mounts.api_for_path("/bc/v1/devices") is mounts.Api.BUSINESS_CONNECT
+    assert mounts.api_for_path("/v2/devices/status-async") is mounts.Api.THINQ_ASYNC
+    assert mounts.api_for_path("/connect/devices") is mounts.Api.THINQ_CONNECT
+    assert mounts.api_for_path("/connected") is mounts.Api.SANDBOX
+    assert mounts.api_for_path("/_sandbox/health") is mounts.Api.SANDBOX
+    assert mounts.api_for_path("/bcx") is mounts.Api.SANDBOX
     for op in operations.table():
-        assert specs.mount_of(op.api).owns(op.template), op.template
+        assert mounts.mount_of(op.api).owns(op.template), op.template
 
 
 def _refusal(check: JSONBodyCheck, raw: bytes) -> Err:

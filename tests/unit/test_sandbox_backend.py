@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from lgspecs.data import default_scenario
 from mockserver import scenario
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
-from mockserver.paths import default_scenario
 
 
 @pytest.fixture

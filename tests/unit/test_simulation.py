@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from mockserver import paths, scenario, simulation
+from lgspecs import data
+from mockserver import scenario, simulation
 from mockserver.backends.devices import Device, DeviceChange, DevicePush
 from mockserver.backends.sandbox import Sandbox
 from mockserver.simulation.sections import body_at, value_of
@@ -45,7 +46,7 @@ class Heard:
 
 
 def build(document: dict[str, Any] | None = None) -> tuple[Sandbox, Heard]:
-    document = document or scenario.read_file(paths.default_scenario())
+    document = document or scenario.read_file(data.default_scenario())
     sandbox = scenario.load(document)
     sandbox.clock.set(START_AT)
     sandbox.clock.freeze()
@@ -265,7 +266,7 @@ def test_device_side_changes_steer_the_cycle(sandbox: Sandbox, heard: Heard) -> 
 
 
 def test_a_scenario_can_start_with_a_running_cycle() -> None:
-    document = scenario.read_file(paths.default_scenario())
+    document = scenario.read_file(data.default_scenario())
     styler = next(d for d in document["devices"] if d["deviceType"] == "DEVICE_STYLER")
     styler["status"] = {
         "runState": {"currentState": "RUNNING"},
@@ -374,7 +375,7 @@ def test_a_device_reading_restarts_the_step(sandbox: Sandbox) -> None:
 
 
 def test_ticks_with_nothing_running_cost_next_to_nothing() -> None:
-    document = scenario.read_file(paths.default_scenario())
+    document = scenario.read_file(data.default_scenario())
     sandbox = scenario.load(document)
     sandbox.clock.freeze()
     simulator = simulation.attach(sandbox)

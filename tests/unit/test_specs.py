@@ -8,9 +8,10 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from mockserver import spec_tables, speclint, specs
+from lgspecs import documents, tables
+from lgspecs.data import openapi_dir
+from mockserver import speclint
 from mockserver.backends.thinq import SEED_PUSH_TYPES
-from mockserver.paths import openapi_dir
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 SEED_004 = SEEDS / "004_9a5f84195067f0b8.txt"
@@ -20,45 +21,45 @@ SEED_004 = SEEDS / "004_9a5f84195067f0b8.txt"
 def test_vendor_file_is_the_seed_byte_for_byte() -> None:
     with SEED_004.open(encoding="utf-8") as stream:
         seed = next(d for d in yaml.safe_load_all(stream) if d)["contents"]["code"]
-    vendor = (openapi_dir() / specs.VENDOR_FILE).read_bytes()
+    vendor = (openapi_dir() / documents.VENDOR_FILE).read_bytes()
     assert vendor == seed.encode("utf-8")
 
 
 def test_vendor_spec_is_invalid_as_published() -> None:
-    errors = list(OpenAPIV31SpecValidator(specs.vendor_spec()).iter_errors())
+    errors = list(OpenAPIV31SpecValidator(documents.vendor_spec()).iter_errors())
     # 1 null version + 48 `required` beside $ref + 1 more: the seed's ~50 defects.
     assert len(errors) == 50
 
 
 def test_repaired_spec_validates_as_openapi_31() -> None:
-    errors = [e.message for e in OpenAPIV31SpecValidator(specs.repaired_spec()).iter_errors()]
+    errors = [e.message for e in OpenAPIV31SpecValidator(documents.repaired_spec()).iter_errors()]
     assert errors == []
 
 
 def test_repaired_spec_leaves_no_semantic_finding() -> None:
-    assert speclint.semantic_findings(specs.repaired_spec()) == []
+    assert speclint.semantic_findings(documents.repaired_spec()) == []
 
 
 def test_every_operation_has_an_operation_id_after_repair() -> None:
-    ids = [op["operationId"] for _, _, op in spec_tables.iter_operations(specs.repaired_spec())]
+    ids = [op["operationId"] for _, _, op in tables.iter_operations(documents.repaired_spec())]
     assert len(ids) == 24 and len(set(ids)) == 24
 
 
 def test_required_is_folded_into_components() -> None:
-    repaired = specs.repaired_spec()
+    repaired = documents.repaired_spec()
     parameters = repaired["components"]["parameters"]
     for name in ("X-Api-Token", "X-Message-Id", "X-Use-Account", "deviceId"):
         assert parameters[name]["required"] is True
     for name in ("Authorization", "X-Country-Code"):
         assert not parameters[name].get("required")
-    for _, _, operation in spec_tables.iter_operations(repaired):
+    for _, _, operation in tables.iter_operations(repaired):
         for parameter in operation.get("parameters", []):
             if "$ref" in parameter:
                 assert set(parameter) == {"$ref"}
 
 
 def test_lint_reports_the_known_defects() -> None:
-    kinds = {f.kind for f in speclint.lint(specs.vendor_spec())}
+    kinds = {f.kind for f in speclint.lint(documents.vendor_spec())}
     assert {
         "validator",
         "ref-sibling",
@@ -74,8 +75,8 @@ def test_lint_reports_the_known_defects() -> None:
 
 def test_overlay_action_that_matches_nothing_is_an_error() -> None:
     broken = {"actions": [{"target": "$.paths['/nowhere'].get", "update": {"x": 1}}]}
-    with pytest.raises(specs.OverlayError, match="matches nothing"):
-        specs.apply_overlay(specs.vendor_spec(), broken)
+    with pytest.raises(documents.OverlayError, match="matches nothing"):
+        documents.apply_overlay(documents.vendor_spec(), broken)
 
 
 def test_overlay_remove_and_update() -> None:
@@ -87,12 +88,13 @@ def test_overlay_remove_and_update() -> None:
             {"target": "$.d", "update": {"$ref": "#/y"}},
         ]
     }
-    assert specs.apply_overlay(document, overlay) == {"a": {"c": [1, 2, 3]}, "d": {"$ref": "#/y"}}
+    expected = {"a": {"c": [1, 2, 3]}, "d": {"$ref": "#/y"}}
+    assert documents.apply_overlay(document, overlay) == expected
 
 
 def test_connexion_form_is_valid_openapi_30() -> None:
-    for document in (specs.repaired_spec(), specs.sandbox_spec()):
-        converted = specs.for_connexion(document)
+    for document in (documents.repaired_spec(), documents.sandbox_spec()):
+        converted = documents.for_connexion(document)
         assert converted["openapi"] == "3.0.3"
         errors = [e.message for e in OpenAPIV30SpecValidator(converted).iter_errors()]
         assert errors == []
@@ -105,7 +107,7 @@ def test_31_constructs_are_down_converted() -> None:
         "paths": {},
         "components": {"schemas": {"a": {"type": ["string", "null"], "const": "x"}}},
     }
-    converted = specs.to_openapi_30(document)
+    converted = documents.to_openapi_30(document)
     assert converted["components"]["schemas"]["a"] == {
         "type": "string",
         "nullable": True,
@@ -115,16 +117,16 @@ def test_31_constructs_are_down_converted() -> None:
 
 
 def test_build_writes_every_document(tmp_path: Path) -> None:
-    written = {p.name for p in specs.build(tmp_path)}
+    written = {p.name for p in documents.build(tmp_path)}
     assert {"business-connect.yaml", "business-connect.openapi30.yaml", "sandbox.yaml"} <= written
     rebuilt = yaml.safe_load((tmp_path / "business-connect.yaml").read_text())
-    assert rebuilt == specs.repaired_spec()
+    assert rebuilt == documents.repaired_spec()
 
 
 def test_thinq_spec_validates_and_declares_every_operation_and_callback() -> None:
-    document = specs.thinq_spec()
+    document = documents.thinq_spec()
     assert list(OpenAPIV31SpecValidator(document).iter_errors()) == []
-    operations = {op["operationId"]: op for _, _, op in spec_tables.iter_operations(document)}
+    operations = {op["operationId"]: op for _, _, op in tables.iter_operations(document)}
     assert len(operations) == 7
     for operation in operations.values():
         assert operation.get("callbacks"), operation["operationId"]
@@ -133,13 +135,13 @@ def test_thinq_spec_validates_and_declares_every_operation_and_callback() -> Non
 
 
 def test_thinq_paths_are_mounted_without_their_prefix() -> None:
-    converted = specs.for_connexion(specs.thinq_spec(), mount="/v2")
+    converted = documents.for_connexion(documents.thinq_spec(), mount="/v2")
     assert "/devices/status-async" in converted["paths"]
     assert not any(path.startswith("/v2/") for path in converted["paths"])
 
 
 def test_literal_segments_route_before_templates() -> None:
-    paths = list(specs.for_connexion(specs.repaired_spec())["paths"])
+    paths = list(documents.for_connexion(documents.repaired_spec())["paths"])
     assert paths.index("/v1/dr/events/{eventId}/targets/batch") < paths.index(
         "/v1/dr/events/{eventId}/targets/{targetId}"
     )

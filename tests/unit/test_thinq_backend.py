@@ -6,10 +6,10 @@ import copy
 
 import pytest
 
+from lgspecs.data import default_scenario
 from mockserver import scenario
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
-from mockserver.paths import default_scenario
 from tests.support import KR_AC, KR_TOKEN, KR_USER
 
 

@@ -9,10 +9,8 @@ kept in between, so a new overlay action shows in every consumer at once.
 from __future__ import annotations
 
 import copy
-import enum
 import functools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,14 @@ import yaml
 from jsonpath_ng import Fields, Index
 from jsonpath_ng.ext import parse as parse_jsonpath
 
-from mockserver.paths import openapi_dir
+from lgspecs.data import openapi_dir
 
 Document = dict[str, Any]
 
 VENDOR_FILE = "business-connect.vendor.yaml"
 OVERLAY_FILE = "business-connect.overlay.yaml"
 THINQ_FILE = "thinq-async.yaml"
+CONNECT_FILE = "thinq-connect.yaml"
 SANDBOX_FILE = "sandbox.yaml"
 
 
@@ -62,66 +61,13 @@ def thinq_spec() -> Document:
     return copy.deepcopy(_cached(THINQ_FILE))
 
 
+def connect_spec() -> Document:
+    """The ThinQ Connect document (what LG's ``thinqconnect`` SDK calls), hand-written."""
+    return copy.deepcopy(_cached(CONNECT_FILE))
+
+
 def sandbox_spec() -> Document:
     return copy.deepcopy(_cached(SANDBOX_FILE))
-
-
-# ------------------------------------------------------------------------- mounts
-
-
-class Api(enum.Enum):
-    """The three APIs one lgmock server answers; the value names them in the journal."""
-
-    BUSINESS_CONNECT = "bc"
-    THINQ_ASYNC = "thinq"
-    SANDBOX = "sandbox"
-
-
-@dataclass(frozen=True)
-class Mount:
-    """One API of the server: its URL prefix and the spec document served there."""
-
-    api: Api
-    name: str  # connexion's name for the API, and its Swagger UI's
-    prefix: str
-    document: Callable[[], Document]
-
-    def owns(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
-
-    def served_path(self, spec_path: str) -> str:
-        """The URL path of a spec path: the ThinQ spec's paths already begin with /v2."""
-        if spec_path.startswith(self.prefix + "/"):
-            return spec_path
-        return self.prefix + spec_path
-
-    def connexion_document(self) -> Document:
-        return for_connexion(self.document(), mount=self.prefix)
-
-
-# The one table of what is served where: the app, the request pipeline, error rendering,
-# the operation lookup and the contract kit all read it.
-MOUNTS: tuple[Mount, ...] = (
-    Mount(Api.BUSINESS_CONNECT, "business-connect", "/bc", repaired_spec),
-    Mount(Api.THINQ_ASYNC, "thinq-async", "/v2", thinq_spec),
-    Mount(Api.SANDBOX, "sandbox", "/_sandbox", sandbox_spec),
-)
-# Beside the APIs, not one of them: the dashboard's pages (no spec, never journaled).
-DASHBOARD_PREFIX = "/_dashboard"
-
-
-def mount_for(path: str) -> Mount | None:
-    return next((mount for mount in MOUNTS if mount.owns(path)), None)
-
-
-def api_for_path(path: str) -> Api:
-    """The API a request path belongs to; anything outside a vendor mount is the sandbox's."""
-    mount = mount_for(path)
-    return mount.api if mount else Api.SANDBOX
-
-
-def mount_of(api: Api) -> Mount:
-    return next(mount for mount in MOUNTS if mount.api is api)
 
 
 # ------------------------------------------------------------------------- overlay
@@ -293,6 +239,8 @@ def build(out_dir: Path) -> list[Path]:
     documents = {"business-connect": repaired_spec(), "sandbox": sandbox_spec()}
     if (openapi_dir() / THINQ_FILE).exists():
         documents["thinq-async"] = thinq_spec()
+    if (openapi_dir() / CONNECT_FILE).exists():
+        documents["thinq-connect"] = connect_spec()
     for name, document in documents.items():
         for suffix, content in (("", document), (".openapi30", for_connexion(document))):
             path = out_dir / f"{name}{suffix}.yaml"

@@ -1,9 +1,9 @@
 """What a spec document promises per operation: HTTP statuses, vendor codes, push types.
 
 Read from the documents themselves, never from the server's catalogue, so the contract
-kit (which may import only this module and ``mockserver.specs``) has an oracle of its
-own, and ``lgmock spec lint`` reads the same tables. The vendor writes its code tables
-in the response descriptions, one row per code::
+kit (which imports nothing of the server, only ``lgspecs``) has an oracle of its own,
+and ``lgmock spec lint`` reads the same tables. The vendor writes its code tables in
+the response descriptions, one row per code::
 
     `4304`: Resource Not Found: Device<br>
 

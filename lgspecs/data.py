@@ -1,8 +1,9 @@
 """Where the project's data lives: the repository checkout, or the installed wheel.
 
 In a checkout (and an editable install) ``openapi/`` and ``fixtures/`` sit beside the
-``mockserver`` package; a built wheel carries them as ``mockserver/_data/`` (see
-``[tool.hatch.build.targets.wheel.force-include]`` in pyproject.toml).
+``lgspecs`` package; a built wheel carries them as ``lgspecs/_data/`` (see
+``[tool.hatch.build.targets.wheel.force-include]`` in pyproject.toml). The server and
+the contract kit both ask here, so they read the same files.
 """
 
 from __future__ import annotations

@@ -1,0 +1,187 @@
+"""`lgmock record` in front of upstreams that part from the spec: each part is drift.
+
+A relay in front of a real sandbox breaks four answers on purpose (an undocumented vendor
+code, a 202 without the field its schema requires, a wrong Content-Type, a 500), and
+Prism serves the vendor document's examples. The proxy is a real `lgmock record`
+process in both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.contract.recording import Client, prism_mock, scenario_of, start_recording
+from tests.contract.relay import HOP_BY_HOP
+from tests.contract.support import read_body, serving
+from tests.support import (
+    KR_FRIDGE,
+    KR_TOKEN,
+    PARTNER_KEY,
+    PARTNER_SECRET,
+    REPO,
+    RunningServer,
+    lgmock_command,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PARTNER = {"apiKey": PARTNER_KEY, "apiSecret": PARTNER_SECRET}
+SERVICE = {"serviceId": "acme-thinq-service", "serviceKey": "acme-thinq-service-key"}
+KR = {"accessToken": KR_TOKEN, "countryCode": "KR"}
+UNKNOWN = "0" * 64
+
+
+def breaking_relay(upstream: str) -> Callable[..., Any]:
+    """Forwards to ``upstream``; breaks one answer of four operations, each its own way."""
+    client = httpx.AsyncClient(base_url=upstream, timeout=30)
+
+    async def app(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        path, method = scope["path"], scope["method"]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host"}
+        ]
+        answer = await client.request(method, path, headers=headers, content=body)
+        status, content = answer.status_code, answer.content
+        out = {k.lower(): v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+        out.pop("content-encoding", None)
+        if path == f"/bc/v1/devices/{UNKNOWN}":  # 404 4304 -> a code no operation documents
+            content = content.replace(b'"4304"', b'"4199"')
+            out["x-response-code"] = "4199"
+        elif path == "/v2/devices/status-async":  # the 202 without its required requestId
+            accepted = json.loads(content)
+            accepted.pop("requestId", None)
+            content = json.dumps(accepted).encode()
+        elif path == "/bc/v1/devices" and method == "GET":  # JSON said to be text
+            out["content-type"] = "text/plain"
+        elif path.startswith("/bc/v1/devices/profile/"):  # a server error
+            status = 500
+        out["content-length"] = str(len(content))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in out.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    return app
+
+
+def findings_of(drift: dict[str, Any], operation_id: str) -> list[dict[str, Any]]:
+    return [f for f in drift["findings"] if f["operation_id"] == operation_id]
+
+
+def test_each_break_of_a_relay_is_drift_with_its_operation_and_reproduce_line(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    httpx.post(f"{server.base_url}/_sandbox/reset").raise_for_status()
+    with serving(breaking_relay(server.base_url)) as (relay_url, _):
+        proxy = start_recording(tmp_path, relay_url)
+        client = Client(proxy.base_url, PARTNER, SERVICE)
+        try:
+            assert client.bc("GET", f"/devices/{UNKNOWN}").status_code == 404
+            assert client.thinq("POST", "status-async", KR).status_code == 202
+            assert client.bc("GET", "/devices").status_code == 200
+            assert client.bc("GET", f"/devices/profile/{KR_FRIDGE}").status_code == 500
+            assert client.bc("GET", f"/devices/{KR_FRIDGE}", user=KR).status_code == 200  # unbroken
+        finally:
+            client.close()
+        assert proxy.stop() == 1, proxy.log()
+
+    drift = proxy.drift_document()
+    code = findings_of(drift, "getStatusOfDevice")
+    assert [(f["check"], f["title"]) for f in code] == [
+        ("vendor_code_conformance", "Undocumented vendor code")
+    ]
+    assert "4199" in code[0]["received"] and "Documented for 404" in code[0]["spec_says"]
+    missing = findings_of(drift, "statusAsync")
+    assert [f["check"] for f in missing] == ["response_schema_conformance"]
+    assert '"requestId" is a required property' in missing[0]["spec_says"]
+    assert "content_type_conformance" in {f["check"] for f in findings_of(drift, "getDevices")}
+    assert "not_a_server_error" in {f["check"] for f in findings_of(drift, "getProfileOfDevice")}
+    for finding in drift["findings"]:
+        assert finding["operation"] and finding["call"]
+        assert finding["reproduce"].startswith(f"curl -i -X {finding['call'].split()[0]} ")
+        assert relay_url in finding["reproduce"]
+        variable = "X-Api-Key: $LG_API_KEY" if finding["api"] == "bc" else "Bearer $LG_USER_TOKEN"
+        assert variable in finding["reproduce"]
+    log = proxy.log()
+    assert re.search(r"DRIFT getStatusOfDevice \(GET /bc/v1/devices/0+\): Undocumented", log)
+    assert "exit 1" in log
+    # The credentials were forwarded (the calls worked) and are in none of the files.
+    written = [proxy.drift.with_suffix(s) for s in (".json", ".md", ".xml")]
+    for path in [*written, proxy.out, proxy.log_path]:
+        text = path.read_text(encoding="utf-8")
+        for secret in (PARTNER_KEY, PARTNER_SECRET, KR_TOKEN, SERVICE["serviceKey"]):
+            assert secret not in text, f"{secret} in {path.name}"
+    assert "<testcase" in written[2].read_text() and "<failure" in written[2].read_text()
+    # A drifted answer is not believed: the device list broke, so no device was learned.
+    recorded = scenario_of(proxy.out)
+    assert recorded["devices"] == []
+    assert "getDevices (GET /bc/v1/devices" in proxy.out.read_text()
+
+
+def test_prism_serving_the_vendor_document_is_drift_and_teaches_nothing_contradictory(
+    tmp_path: Path,
+) -> None:
+    vendor = REPO / "openapi" / "business-connect.vendor.yaml"
+    with prism_mock(vendor, tmp_path) as prism_url:
+        # Prism serves the document's paths at its root: one API, judged by its spec.
+        proxy = start_recording(tmp_path, prism_url, "--api", "bc")
+        client = Client(proxy.base_url, {"apiKey": "k-prism", "apiSecret": "s-prism"}, None, "/v1")
+        try:
+            listed = client.bc("GET", "/devices")
+            assert listed.status_code == 200, listed.text
+            device = listed.json()["response"][0]["deviceId"]
+            answers = [
+                client.bc("GET", f"/devices/profile/{device}"),
+                client.bc("GET", f"/devices/{device}"),
+                client.bc(
+                    "POST", f"/devices/{device}", json={"refrigeration": {"expressMode": True}}
+                ),
+                client.bc("GET", "/push"),
+                client.bc(
+                    "GET", "/dr/partners/acme-energy/groups", headers={"X-Country-Code": "KR"}
+                ),
+                client.http.get("/v1/devices"),  # no credentials: Prism's own refusal
+            ]
+            assert all(answer.status_code for answer in answers)
+            assert proxy.process.poll() is None, proxy.log()  # every answer was taken
+        finally:
+            client.close()
+        assert proxy.stop() == 1, proxy.log()
+
+    drift = proxy.drift_document()
+    assert drift["callsChecked"] == 8
+    assert drift["drift"] >= 3
+    operations = {f["operation_id"] for f in drift["findings"]}
+    # The document's profile example is a placeholder string, not a profile.
+    assert "getProfileOfDevice" in operations
+    for finding in drift["findings"]:
+        assert finding["reproduce"].startswith("curl ") and prism_url in finding["reproduce"]
+    assert "Traceback" not in proxy.log()
+    # The examples contradict each other (a WashTower washer listed, a refrigerator's
+    # status, a placeholder for a profile): no device is learned from them, and the
+    # scenario says why.
+    recorded = scenario_of(proxy.out)
+    assert recorded["devices"] == []
+    head = proxy.out.read_text(encoding="utf-8")
+    assert f"device {device}: left out" in head
+    checked = subprocess.run(
+        [*lgmock_command(), "scenario", "check", str(proxy.out)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
