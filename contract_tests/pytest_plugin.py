@@ -9,6 +9,12 @@ Fixtures:
   or the one at ``--lg-sandbox-url``.
 - ``callback_receiver``: a real HTTP receiver every service and partner of that sandbox
   delivers to during the test, with waiting helpers.
+- ``thinq_connect_mqtt``: LG's own MQTT client (``thinqconnect.ThinQMQTTClient``) of the
+  scenario's first user with a ``pat``, registered, given its certificate, connected to
+  the sandbox's broker with mutual TLS and subscribed to its topic; only the SDK's
+  download of Amazon's root CA is replaced by the sandbox's CA
+  (``contract_tests.thinq_mqtt``). Subscribe to devices with ``client.call(...)``, read
+  messages with ``client.wait_for(...)``.
 
 Installed in every pytest run of an environment that has lgmock: importing it costs
 only this module, and nothing starts unless a test asks for a fixture.
@@ -25,6 +31,7 @@ import pytest
 
 if TYPE_CHECKING:
     from contract_tests.sandbox import Sandbox, SandboxReceiver
+    from contract_tests.thinq_mqtt import SandboxMqttClient
 
 SCOPES = ("session", "package", "module", "class", "function")
 
@@ -97,3 +104,18 @@ def callback_receiver(lg_sandbox: Sandbox) -> Iterator[SandboxReceiver]:
             receiver.detach()
         finally:
             receiver.stop()
+
+
+@pytest.fixture
+def thinq_connect_mqtt(lg_sandbox: Sandbox) -> Iterator[SandboxMqttClient]:
+    """LG's ThinQMQTTClient on the sandbox, connected; unregistered after the test."""
+    from contract_tests.thinq_mqtt import connected_client
+
+    user = next((u for u in lg_sandbox.state()["users"] if u.get("pat")), None)
+    if user is None:
+        pytest.fail("the sandbox's scenario has no user with a pat (personal access token)")
+    client = connected_client(lg_sandbox.base_url, user)
+    try:
+        yield client
+    finally:
+        client.stop()

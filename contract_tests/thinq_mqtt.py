@@ -17,6 +17,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -147,3 +148,23 @@ class SandboxMqttClient:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(self._timeout)
+
+
+def connected_client(
+    base_url: str, user: dict[str, Any], *, client_id: str | None = None
+) -> SandboxMqttClient:
+    """The SDK's client of a scenario ``user`` (its ``pat``, ``countryCode``) on the
+    sandbox at ``base_url``, started: what the ``thinq_connect_mqtt`` fixture yields."""
+    from contract_tests.thinq_connect import sdk_api
+
+    name = client_id or f"lgmock-mqtt-{uuid.uuid4().hex[:12]}"
+
+    async def make_api() -> Any:
+        return sdk_api(base_url, user, client_id=name)
+
+    client = SandboxMqttClient(make_api, name, sandbox_ca(base_url))
+    try:
+        return client.start()
+    except BaseException:
+        client.stop()
+        raise

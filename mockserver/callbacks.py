@@ -127,7 +127,7 @@ class DeliveryEngine:
         self.faults: FaultRules | None = None
         # ThinQ Connect's broker and publisher, when the server runs one.
         self.mqtt: PushChannel | None = None
-        # For the state file: what changed since it last asked (take_unsaved).
+        # For the state file: what changed since its last commit (unsaved, saved).
         self._new: dict[str, Delivery] = {}
         self._progressed: dict[str, Delivery] = {}
         self._forgotten: list[str] = []
@@ -397,15 +397,18 @@ class DeliveryEngine:
     def has_unsaved(self) -> bool:
         return bool(self._cleared or self._new or self._progressed or self._forgotten)
 
-    def take_unsaved(self) -> tuple[bool, list[Delivery], list[Delivery], list[str]]:
+    def unsaved(self) -> tuple[bool, list[Delivery], list[Delivery], list[str]]:
         """(cleared, new deliveries, ones whose status or attempts changed, ids forgotten)
-        since the last call: what the state file writes next."""
-        cleared, self._cleared = self._cleared, False
-        new, self._new = self._new, {}
-        progressed = [d for key, d in self._progressed.items() if key not in new]
+        since the state file last committed: what it writes next. Kept until ``saved``."""
+        progressed = [d for key, d in self._progressed.items() if key not in self._new]
+        return self._cleared, list(self._new.values()), progressed, list(self._forgotten)
+
+    def saved(self) -> None:
+        """What ``unsaved`` said is committed."""
+        self._cleared = False
+        self._new = {}
         self._progressed = {}
-        forgotten, self._forgotten = self._forgotten, []
-        return cleared, list(new.values()), progressed, forgotten
+        self._forgotten = []
 
     async def close(self) -> None:
         for worker in self._workers:

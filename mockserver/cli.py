@@ -269,10 +269,12 @@ def banner(sandbox: Sandbox, host: str, port: int) -> str:
 
 
 def _push_channel_lines(sandbox: Sandbox, base: str) -> list[str]:
-    channel = sandbox.push_channel
-    if channel is None:
+    from mockserver.mqtt.channel import PushChannel
+
+    channel = sandbox.connect.push_channel
+    if not isinstance(channel, PushChannel):
         return []
-    if channel.route_url is None:
+    if channel.broker is None:
         return [f"  ThinQ Connect push over MQTT is off: {channel.off}"]
     return [
         f"  ThinQ Connect push  {channel.route_url} (mutual TLS; CA {base}/_sandbox/mqtt/ca.pem)"

@@ -3,7 +3,8 @@
 - ThinQ asynchronous callbacks: one per device of a request, tied to it by requestId;
 - ThinQ messages that follow a subscription: DEVICE_STATUS with a ``report``, DEVICE_PUSH
   with a ``pushCode`` (no requestId: they answer no request; spec-notes TQ-19);
-- Business Connect push deliveries to a partner's callbackUrl (spec-notes BC-22).
+- Business Connect push deliveries to a partner's callbackUrl (spec-notes BC-22);
+- ThinQ Connect messages over MQTT, to a client's topic (spec-notes TC-MQ-01).
 """
 
 from __future__ import annotations
@@ -125,3 +126,24 @@ def business_connect_message(
     else:
         body["pushCode"] = push_code
     return body
+
+
+def connect_message(
+    *,
+    push_type: str,
+    device: Device,
+    user_number: str,
+    timestamp: str,
+    **content: Any,
+) -> dict[str, Any]:
+    """A ThinQ Connect MQTT message: flat, as LG's SDK and Home Assistant read it
+    (``pushType``, ``deviceId`` and ``deviceType`` always; then ``report``,
+    ``pushCode``, ``deviceInfo`` or ``alias`` by type)."""
+    return {
+        "pushType": push_type,
+        "deviceId": device.device_id,
+        "deviceType": device.device_type,
+        "userNumber": user_number,
+        "timestamp": timestamp,
+        **content,
+    }

@@ -2,7 +2,8 @@
 
 Registered as a listener of the device store, so a change made through any door
 (Business Connect control, ThinQ control-async, the control API, a timer, a DR signal)
-reaches ThinQ event subscribers and Business Connect push subscribers alike.
+reaches ThinQ event subscribers, Business Connect push subscribers and ThinQ Connect
+clients (over MQTT, to each subscribed client's topic) alike.
 """
 
 from __future__ import annotations
@@ -10,13 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from mockserver import messages
-from mockserver.backends.devices import Device, DeviceChange, DeviceEvent, DevicePush
+from mockserver.backends.connect import device_info
+from mockserver.backends.devices import (
+    Device,
+    DeviceAdded,
+    DeviceChange,
+    DeviceEvent,
+    DevicePush,
+    DeviceUpdate,
+)
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import DeliveryEngine
 from mockserver.wire import iso_timestamp
 
 STATE = "DEVICE_STATUS"
 PUSH = "DEVICE_PUSH"
+REGISTERED = "DEVICE_REGISTERED"
+UNREGISTERED = "DEVICE_UNREGISTERED"
+ALIAS_CHANGED = "DEVICE_ALIAS_CHANGED"
 
 
 class Notifier:
@@ -28,10 +40,16 @@ class Notifier:
         if isinstance(event, DeviceChange):
             self._thinq_events(event)
             self._business_connect(event.device, STATE, report=event.changed)
+            self._connect_events(event)
         elif isinstance(event, DevicePush):
             self._thinq_pushes(event)
             self._business_connect(event.device, PUSH, push_code=event.code)
-        # A DeviceUpdate (online, ...) is no status report: neither API sends one.
+            self._connect_pushes(event)
+        elif isinstance(event, DeviceUpdate) and "alias" in event.fields:
+            self._connect_owner(event.device, ALIAS_CHANGED, alias=event.device.alias)
+        elif isinstance(event, DeviceAdded):
+            self._connect_owner(event.device, REGISTERED, deviceInfo=device_info(event.device))
+        # Going on- or offline is no status report: no API sends one.
 
     def _timestamp(self) -> str:
         return iso_timestamp(self.sandbox.clock.now())
@@ -80,3 +98,43 @@ class Notifier:
                 push_type=push_type, device=device, timestamp=self._timestamp(), **content
             )
             self.engine.enqueue(partner.callback_url, body, kind=push_type, device_id=device_id)
+
+    # ------------------------------------------------------------------ ThinQ Connect
+    # Subscriptions belong to a client (x-client-id): its MQTT topic hears of them.
+    def _connect_events(self, change: DeviceChange) -> None:
+        subscribers = [
+            (s.client_id, s.user_number)
+            for s in self.sandbox.connect.event_subscribers(change.device.device_id)
+        ]
+        self._to_connect(change.device, STATE, subscribers, report=change.changed)
+
+    def _connect_pushes(self, push: DevicePush) -> None:
+        subscribers = self.sandbox.connect.push_subscribers(push.device.device_id)
+        self._to_connect(push.device, PUSH, subscribers, pushCode=push.code)
+
+    def _connect_owner(self, device: Device, push_type: str, **content: Any) -> None:
+        """Registrations, removals, renames: to the clients of the device's owner that
+        subscribed to them (``POST /connect/push/devices``)."""
+        if not device.owner:
+            return
+        clients = self.sandbox.connect.device_push_subscribers(device.owner)
+        self._to_connect(device, push_type, [(c, device.owner) for c in clients], **content)
+
+    def _to_connect(
+        self,
+        device: Device,
+        push_type: str,
+        subscribers: list[tuple[str, str]],
+        **content: Any,
+    ) -> None:
+        channel = self.engine.mqtt
+        for client_id, user_number in subscribers:
+            body = messages.connect_message(
+                push_type=push_type,
+                device=device,
+                user_number=user_number,
+                timestamp=self._timestamp(),
+                **content,
+            )
+            url = channel.url_for(client_id) if channel is not None else ""
+            self.engine.enqueue(url, body, kind=push_type, device_id=device.device_id)

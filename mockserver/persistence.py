@@ -14,9 +14,11 @@ What it keeps:
 and beside it, in a file of its own (``FILE.requests``, ``journal_file.py`` says why),
 the request journal, trimmed to its cap.
 
-``StateStore.write`` writes what changed since it last ran in one transaction. The
-gateway calls it before a response starts, so a change acknowledged with a 2xx is on
-disk before the client hears of it; the ticker calls it twice a second for what changes
+``StateStore.write`` writes what changed since the last commit in one transaction, all
+or nothing. The gateway calls it before a response starts, so a change acknowledged with
+a 2xx is on disk before the client hears of it, and a change whose commit failed is
+rolled back in memory (``Runtime.roll_back``: the state goes back to what the file
+holds) before its 500 leaves; the ticker calls it twice a second for what changes
 without a request (deliveries, time-driven devices) and hands the journal's new entries
 to the journal file's thread. WAL mode with ``synchronous=NORMAL``: a committed
 transaction survives the process being killed (SIGKILL, OOM, a container stopped); only
@@ -221,10 +223,17 @@ class StateStore:
 
     # ------------------------------------------------------------------ writing
     def write(self, changes: Changes) -> None:
-        """Everything in ``changes``, in one transaction."""
+        """Everything in ``changes``, in one transaction: all of it is written, or (on
+        an error, raised) none of it, the file left at its last commit."""
         if changes:
             with self._db:
                 self._write(changes)
+
+    def read_back(self) -> StoredState:
+        """What the file holds now (its last commit), read through this connection: the
+        state a failed commit rolls the server back to. The journal is not read (the
+        request journal outlives what the state file rolls back)."""
+        return _read(self._db, VERSION)
 
     def _write(self, changes: Changes) -> None:
         db = self._db
@@ -469,23 +478,25 @@ def read_legacy(path: Path) -> dict[str, Any]:
 
 
 def gather(runtime: Any) -> Changes:
-    """What changed in ``runtime`` since the last call, as rows: cheap when nothing did.
+    """What changed in ``runtime`` since its last commit, as rows: cheap when nothing did.
 
     The sandbox says which devices and entity families changed (its copy-on-write
     change log), the delivery engine what it added and what progressed; only those are
-    exported. (The request journal records to its own file: ``journal_file``.)
+    exported. Nothing is taken: the change logs are emptied by ``runtime.saved()`` once
+    the rows are committed, so a commit that fails leaves them all for the next one.
+    (The request journal records to its own file: ``journal_file``.)
     """
     changes = Changes()
     sandbox = runtime.sandbox
-    base = runtime.take_unsaved_base()
+    base = runtime.unsaved_base
     if base is not None:
         changes.base = base
         changes.dropped = True
-    elif runtime.take_dropped():
+    elif runtime.dropped:
         changes.dropped = True
-    taken = sandbox.take_changes()
+    taken = sandbox.changes()
     families = set(taken.families)
-    if sandbox.faults.take_fired():
+    if sandbox.faults.has_fired():
         families.add("faults")  # a count-limited rule must not fire again after a crash
     if changes.dropped:
         # What building the sandbox made that its scenario does not say: the clock's
@@ -508,7 +519,7 @@ def gather(runtime: Any) -> Changes:
         info = store.info(device_id)
         if info is not None:
             changes.devices[device_id] = scenario.export_device(info, store.status_of(device_id))
-    cleared, new, progressed, forgotten = runtime.deliveries.take_unsaved()
+    cleared, new, progressed, forgotten = runtime.deliveries.unsaved()
     changes.deliveries_cleared = cleared
     changes.deliveries_new = delivery_rows(new)
     changes.deliveries_updated = delivery_progress(progressed)

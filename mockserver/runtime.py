@@ -9,6 +9,8 @@ prepared scenario (its fleet of device records is shared, never rebuilt).
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,8 @@ from mockserver.notifications import Notifier
 
 if TYPE_CHECKING:
     from mockserver.mqtt.channel import PushChannel
+
+log = logging.getLogger("lgmock")
 
 
 class Runtime:
@@ -67,7 +71,8 @@ class Runtime:
             self.engine.clock = sandbox.clock
             self.engine.settings = sandbox.delivery
         self.engine.faults = sandbox.faults
-        sandbox.push_channel = self.mqtt
+        if self.mqtt is not None:
+            sandbox.connect.push_channel = self.mqtt
         sandbox.devices.on_change(Notifier(sandbox, self.engine))
         simulation.attach(sandbox)
 
@@ -75,7 +80,7 @@ class Runtime:
         """Hand the server's MQTT channel to the delivery engine and the sandbox."""
         self.mqtt = channel
         self.deliveries.mqtt = channel
-        self.sandbox.push_channel = channel
+        self.sandbox.connect.push_channel = channel
 
     # ------------------------------------------------------------------ state file
     # The open state file (--state-file), and what its next commit must say beyond the
@@ -144,13 +149,15 @@ class Runtime:
         self.sandbox = self._build(document, source)
         self._prepared = base
 
-    def take_unsaved_base(self) -> tuple[str, dict[str, Any]] | None:
-        base, self._unsaved_base = self._unsaved_base, None
-        return base
+    @property
+    def unsaved_base(self) -> tuple[str, dict[str, Any]] | None:
+        """The scenario loaded since the last commit: the next one writes it as the base."""
+        return self._unsaved_base
 
-    def take_dropped(self) -> bool:
-        dropped, self._dropped = self._dropped, False
-        return dropped
+    @property
+    def dropped(self) -> bool:
+        """Whether a reset or a load since the last commit dropped the changes over the base."""
+        return self._dropped
 
     def has_unsaved(self) -> bool:
         """Whether the state file lacks a change (the journal aside): a few flag tests,
@@ -163,17 +170,68 @@ class Runtime:
         )
 
     def commit(self) -> None:
-        """Write what changed to the state file (called before each response starts)."""
+        """Write what changed to the state file, in one transaction.
+
+        The change logs are emptied only once the transaction is committed: if it fails
+        (sqlite3.Error or OSError, raised), the file is left at its last commit and every
+        change is still owed, for the next commit to write.
+        """
         if self.has_unsaved():
             assert self.store is not None
             self.store.write(persistence.gather(self))
+            self._unsaved_base = None
+            self._dropped = False
+            self.sandbox.take_changes()
+            self.deliveries.saved()
+
+    def commit_or_roll_back(self) -> None:
+        """``commit`` before answers leave (GroupCommit): if it fails, the state in memory
+        is rolled back to what the file holds before the error is raised, so the calls
+        answered with the error leave no change visible (docs/durability.md)."""
+        try:
+            self.commit()
+        except (sqlite3.Error, OSError):
+            self.roll_back()
+            raise
+
+    def roll_back(self) -> None:
+        """Make the state in memory again from the state file's last commit.
+
+        Everything the file holds comes back as a restart would bring it: the base
+        scenario (what a reset goes back to), the changes over it, the deliveries (those
+        still owed sent again: deliveries are at least once). What no commit wrote is
+        gone: the changes of the calls answered with the error, and what changed without
+        a call since the last commit (delivery attempts, time-driven devices), which
+        time and the retries bring back. The request journal is not the state file's
+        and stays. Costs what a restart from the file costs (docs/durability.md).
+        """
+        assert self.store is not None
+        try:
+            stored = self.store.read_back()
+            self.sandbox = self._build(stored.base, stored.source)
+            if stored.families or stored.devices:
+                self._restore_current(stored.current(), stored.source)
+        except Exception:
+            # The file cannot even be read back: memory is all there is. Its changes
+            # stay owed, for a commit to write once the file can be written again.
+            log.exception("state file %s unreadable after a failed commit", self.store.path)
+            return
+        self.deliveries.restore(stored.deliveries)
+        self._unsaved_base = None
+        self._dropped = False
+        self.sandbox.take_changes()
+        self.deliveries.saved()
+        self.deliveries.resume()
+        log.warning("state rolled back to the last commit of %s", self.store.path)
 
     def save(self) -> None:
         """Commit everything, and hand the request journal's new entries to its file
-        (ticker and shutdown)."""
-        self.commit()
-        if self.store is not None:
-            self.store.journal.flush(self.journal.first_kept())
+        (ticker and shutdown). A failed commit is raised, its changes kept for the next."""
+        try:
+            self.commit()
+        finally:
+            if self.store is not None:
+                self.store.journal.flush(self.journal.first_kept())
 
     def close_state_file(self) -> None:
         if self.store is not None:

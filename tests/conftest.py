@@ -8,6 +8,8 @@ Tiers (all of them run in the default ``pytest``, which is what CI runs):
 - ``tests/unit``: in-process, no server, no sockets.
 - ``tests/api``, ``tests/contract``, ``examples``: HTTP against the ``server`` fixture.
 - ``tests/e2e`` (mark ``e2e``): start their own ``lgmock`` processes.
+- ``tests/home_assistant`` (mark ``homeassistant``): Home Assistant's lg_thinq against a
+  real ``lgmock serve``, in its own venv (``tests/home_assistant/run``), not collected here.
 - mark ``slow``: anything over ~5 s on an idle 2-core machine (schemathesis runs,
   delivery retries, soak). ``pytest -m "not slow"`` is the quick loop while coding.
 
@@ -28,6 +30,10 @@ import pytest
 
 from lgspecs.data import default_scenario
 from tests.support import RunningServer, start_server, stop_server
+
+# The Home Assistant tier runs in a venv of its own (Python 3.13, Home Assistant 2025.4):
+# tests/home_assistant/run, called by .ci/run after this suite.
+collect_ignore = ["home_assistant"]
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from contract_tests import contracts
-
 API_CHOICES = ("all", "bc", "thinq", "connect")
 
 
@@ -34,8 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--api",
         choices=API_CHOICES,
         default="all",
-        help="whose spec judges the answers: bc, thinq (connect once its spec ships); "
-        "all (default) tells them apart by path (/bc, /v2)",
+        help="whose spec judges the answers: bc, thinq, connect; all (default) tells them "
+        "apart by path (/bc, /v2, /connect)",
     )
     record.add_argument(
         "--port", type=int, required=True, help="where the proxy listens (0: any free port)"
@@ -70,16 +68,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from contract_tests.record.drift import recordable_apis
     from contract_tests.record.proxy import RecordOptions, serve
 
+    available = recordable_apis()
     if args.api == "all":
-        apis = tuple(contracts.APIS)
-    elif args.api in contracts.APIS:
+        apis = available
+    elif args.api in available:
         apis = (args.api,)
     else:
         return _refuse(
-            f"--api {args.api}: this installation has no {args.api} spec in the contract kit; "
-            f"choose from {', '.join(contracts.APIS)}"
+            f"--api {args.api}: this installation has no {args.api} spec; "
+            f"choose from {', '.join(available)}"
         )
     if not args.upstream.startswith(("http://", "https://")):
         return _refuse(f"--upstream {args.upstream}: give an http:// or https:// URL")

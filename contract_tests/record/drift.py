@@ -107,6 +107,30 @@ class Judgement:
         return self.operation is not None and not self.findings
 
 
+# ThinQ Connect has a spec and a mount, but no contract of the kit yet: its answers are
+# judged by its document alone (the kit's vendor-code check skips what it has no table of).
+EXTRA_APIS = ("connect",)
+
+
+def recordable_apis() -> tuple[str, ...]:
+    """Every API whose answers the recorder can judge: the kit's, then any extra mounted."""
+    found = list(contracts.APIS)
+    for name in EXTRA_APIS:
+        try:
+            contracts.mount(name)
+        except ValueError:
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def document(api: str) -> dict[str, Any]:
+    """The spec an API's answers are judged by."""
+    if api in contracts.APIS:
+        return contracts.contract(api).document
+    return contracts.mount(api).document()
+
+
 def api_of(path: str, apis: tuple[str, ...]) -> str | None:
     """The API a request path belongs to, by the mount table (/bc, /v2, ...)."""
     for name in apis:
@@ -118,7 +142,7 @@ def api_of(path: str, apis: tuple[str, ...]) -> str | None:
 def spec_path(api: str, path: str) -> str:
     """The path as the spec writes it: Business Connect's documents start at /v1."""
     mount = contracts.mount(api)
-    sample = next(iter(contracts.contract(api).document.get("paths") or {}), "/")
+    sample = next(iter(document(api).get("paths") or {}), "/")
     if not sample.startswith(mount.prefix + "/") and mount.owns(path):
         return path[len(mount.prefix) :] or "/"
     return path
@@ -140,9 +164,7 @@ class DriftChecker:
 
         config = SchemathesisConfig.from_dict({"checks": {"enabled": True}})
         return {
-            name: schemathesis.openapi.from_dict(
-                copy.deepcopy(contracts.contract(name).document), config=config
-            )
+            name: schemathesis.openapi.from_dict(copy.deepcopy(document(name)), config=config)
             for name in self.apis
         }
 
@@ -205,7 +227,12 @@ class DriftChecker:
                         # A check that cannot read this answer must not take the proxy
                         # down: the answer is reported with what the check raised.
                         found.append((name, "The answer could not be checked", repr(failure)))
-        return found
+        # Two checks may find the same fault (no Content-Type: no media type, no JSON body):
+        # it is one finding, under the first check that found it.
+        unique: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for name, title, message in found:
+            unique.setdefault((title, message), (name, title, message))
+        return list(unique.values())
 
     def _finding(
         self,

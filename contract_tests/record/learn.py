@@ -40,6 +40,7 @@ class UserSeen:
     country: str | None = None
     user_number: str | None = None
     devices: list[str] = field(default_factory=list)
+    pat: bool = False  # called ThinQ Connect with a personal access token
 
 
 @dataclass
@@ -54,6 +55,8 @@ class DeviceSeen:
     device_type: str | None = None
     model_name: str | None = None
     alias: str | None = None
+    group_id: str | None = None  # a WashTower's pairing id (deviceInfo.groupId)
+    parent_id: str | None = None  # an indoor unit's outdoor unit (deviceInfo.parentId)
     owner: str | None = None  # a UserSeen key
     registered_to: list[str] = field(default_factory=list)  # PartnerSeen keys
     profile: Any = None
@@ -159,6 +162,45 @@ class Learner:
 
     def _getDevices(self, exchange: Exchange, _: dict[str, str], body: Any) -> None:  # noqa: N802
         partner, user = self._reach(exchange)
+        self._listed(body, partner, user)
+
+    def _getDeviceList(self, exchange: Exchange, _: dict[str, str], body: Any) -> None:  # noqa: N802
+        # ThinQ Connect: the devices of the user whose PAT is the bearer token. Its
+        # x-api-key is the SDK's own, not a partner's: no partner is involved.
+        self._listed(body, None, self._pat_user(exchange))
+
+    def _getDeviceProfile(  # noqa: N802
+        self, exchange: Exchange, parameters: dict[str, str], body: Any
+    ) -> None:
+        device = self._pat_device(exchange, parameters)
+        if device is not None and isinstance(body, dict):
+            self._profile(device, body.get("response"), f"{exchange.method} {exchange.path}")
+
+    def _getDeviceState(  # noqa: N802
+        self, exchange: Exchange, parameters: dict[str, str], body: Any
+    ) -> None:
+        device = self._pat_device(exchange, parameters)
+        if device is not None and isinstance(body, dict) and body.get("response") is not None:
+            device.status = body["response"]
+
+    def _pat_user(self, exchange: Exchange) -> str | None:
+        user = self.user(exchange)
+        if user is not None:
+            self.users[user].pat = True
+            self.users[user].country = (
+                exchange.request_header("x-country") or self.users[user].country
+            )
+        return user
+
+    def _pat_device(self, exchange: Exchange, parameters: dict[str, str]) -> DeviceSeen | None:
+        device_id = parameters.get("deviceId")
+        if not device_id:
+            return None
+        device = self.device(device_id)
+        self._place(device, None, self._pat_user(exchange))
+        return device
+
+    def _listed(self, body: Any, partner: str | None, user: str | None) -> None:
         for item in (body or {}).get("response") or []:
             if not isinstance(item, dict) or not isinstance(item.get("deviceId"), str):
                 continue
@@ -168,6 +210,8 @@ class Learner:
             self._fact(device, "model_name", info.get("modelName"), "modelName")
             if isinstance(info.get("alias"), str):
                 device.alias = info["alias"]  # a user may rename a device: the last wins
+            self._fact(device, "group_id", info.get("groupId"), "groupId")
+            self._fact(device, "parent_id", info.get("parentId"), "parentId")
             self._place(device, partner, user)
 
     def _getProfileOfDevice(  # noqa: N802

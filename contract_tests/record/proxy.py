@@ -58,8 +58,9 @@ class Recorder:
     def __init__(self, options: RecordOptions, emit: Emit) -> None:
         self.options = options
         self.upstream = options.upstream.rstrip("/")
-        self.emit = emit
         self.redactor = Redactor()
+        # Every line printed goes through the redactor: no secret reaches a log in clear.
+        self.emit: Emit = lambda text: emit(self.redactor.text(text))
         self.checker = DriftChecker(options.apis, self.redactor)
         self.log = DriftLog(self.upstream)
         self.learner = Learner()
@@ -204,7 +205,7 @@ class Recorder:
                 text = await answer.read()
                 return web.Response(status=answer.status, body=text)
         except (ClientError, TimeoutError) as exc:
-            self.emit(f"  callback not relayed to {target}: {exc!r}")
+            self.emit(f"  callback not relayed to {target}: {exc}")
             # The client's receiver is down: the upstream is told so and will retry.
             return web.Response(status=502, text=f"lgmock record: {target} unreachable")
 

@@ -29,6 +29,7 @@ from contract_tests.record.learn import Learner
 
 # "file: $.devices[3].profile: reason" as `lgmock scenario check` prints a problem.
 DEVICE_PROBLEM = re.compile(r"\$\.devices\[(\d+)\](\.profile|\.status)?[^:]*: (.*)")
+GROUP_PROBLEM = re.compile(r"\$\.dr\.groups\[(\d+)\][^:]*: (.*)")
 MAX_ROUNDS = 3
 
 
@@ -80,19 +81,27 @@ def build(learner: Learner, upstream: str) -> tuple[dict[str, Any], list[str]]:
             country = "US"
             notes.append(f"user {number}: no call named the country; US assumed")
         user_numbers[key] = number
-        users.append(
-            {
-                "userNumber": number,
-                "accessToken": _sandbox_secret("user-token"),
-                "countryCode": country,
-            }
-        )
+        user = {
+            "userNumber": number,
+            "accessToken": _sandbox_secret("user-token"),
+            "countryCode": country,
+        }
+        if seen.pat:
+            user["pat"] = _sandbox_secret("pat")
+        users.append(user)
     devices = []
     for device in learner.devices.values():
         entry = _device(device, partner_ids, user_numbers, notes)
         if entry is not None:
             devices.append(entry)
     kept = {entry["deviceId"] for entry in devices}
+    for entry in devices:
+        if entry.get("parentId") and entry["parentId"] not in kept:
+            notes.append(
+                f"device {entry['deviceId']}: its parent {entry['parentId']} was not learned, "
+                "so the sandbox lists it without a parentId"
+            )
+            del entry["parentId"]
     for key, seen in learner.partners.items():
         subscribed = sorted(seen.push_subscriptions & kept)
         if subscribed:
@@ -254,6 +263,10 @@ def _device(
         entry["modelName"] = device.model_name
     if device.alias is not None:
         entry["alias"] = device.alias
+    if device.group_id:
+        entry["groupId"] = device.group_id
+    if device.parent_id:
+        entry["parentId"] = device.parent_id
     if device.owner is not None:
         entry["owner"] = user_numbers[device.owner]
     if device.registered_to:
@@ -276,8 +289,18 @@ def _mend(
         match = DEVICE_PROBLEM.search(line)
         if match and int(match[1]) < len(devices):
             verdicts.setdefault(int(match[1]), (match[2] or "", match[3]))
+    groups = (document.get("dr") or {}).get("groups") or []
+    refused_groups: dict[int, str] = {}
+    for line in problems:
+        match = GROUP_PROBLEM.search(line)
+        if match and int(match[1]) < len(groups):
+            refused_groups.setdefault(int(match[1]), match[2])
+    for index, reason in refused_groups.items():
+        notes.append(f"DR group {groups[index].get('groupId')}: left out: {reason}")
+    if refused_groups:
+        document["dr"]["groups"] = [g for i, g in enumerate(groups) if i not in refused_groups]
     if not verdicts:
-        return False
+        return bool(refused_groups)
     drop: set[int] = set()
     for index, (where, reason) in verdicts.items():
         device = devices[index]
@@ -332,13 +355,15 @@ def _dr_groups(
                 f"DR group {group['groupId']}: left out, no partner of this recording made it"
             )
             continue
+        # An empty field is one the answer does not fill: the scenario leaves it out.
         groups.append(
-            {
-                "partnerId": partner_id,
-                **{k: group[k] for k in fields if isinstance(group.get(k), str)},
-            }
+            {"partnerId": partner_id, **{k: group[k] for k in fields if _text_value(group.get(k))}}
         )
     return groups
+
+
+def _text_value(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def _thinq(learner: Learner, services: set[str], devices: set[str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from mockserver.backends.accounts import Accounts, User
-from mockserver.backends.devices import Device, DeviceStore, Status
+from mockserver.backends.devices import Device, DeviceInfo, DeviceStore, Status
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
@@ -104,6 +104,20 @@ class EventSubscription:
     expires_at: float  # sandbox clock, seconds since the epoch
 
 
+def device_info(device: DeviceInfo) -> dict[str, Any]:
+    """What ThinQ Connect says of a device: in ``GET /devices``, and in the
+    DEVICE_REGISTERED message (notifications.py)."""
+    info: dict[str, Any] = {
+        "deviceType": device.device_type,
+        "modelName": device.model_name,
+        "alias": device.alias,
+        "reportable": True,
+    }
+    if device.group_id:
+        info["groupId"] = device.group_id
+    return info
+
+
 class ConnectBackend:
     def __init__(
         self, accounts: Accounts, devices: DeviceStore, clock: SandboxClock, seed: int = 0
@@ -155,18 +169,10 @@ class ConnectBackend:
 
     # ------------------------------------------------------------------ devices
     def device_list(self, user: User) -> list[dict[str, Any]]:
-        listed = []
-        for device in self.devices.owned_by(user.user_number):
-            info: dict[str, Any] = {
-                "deviceType": device.device_type,
-                "modelName": device.model_name,
-                "alias": device.alias,
-                "reportable": True,
-            }
-            if device.group_id:
-                info["groupId"] = device.group_id
-            listed.append({"deviceId": device.device_id, "deviceInfo": info})
-        return listed
+        return [
+            {"deviceId": device.device_id, "deviceInfo": device_info(device)}
+            for device in self.devices.owned_by(user.user_number)
+        ]
 
     def _owned(self, user: User, device_id: str) -> Device:
         if not self.devices.has(device_id):

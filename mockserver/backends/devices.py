@@ -111,13 +111,20 @@ class DevicePush:
 
 @dataclass(frozen=True)
 class DeviceUpdate:
-    """A change of what the device is rather than what it reports (``online``, ...)."""
+    """A change of what the device is rather than what it reports (``online``, ``alias``)."""
 
     device: Device
     fields: tuple[str, ...]
 
 
-DeviceEvent = DeviceChange | DevicePush | DeviceUpdate
+@dataclass(frozen=True)
+class DeviceAdded:
+    """A device registered while the sandbox runs (``POST /_sandbox/devices``)."""
+
+    device: Device
+
+
+DeviceEvent = DeviceChange | DevicePush | DeviceUpdate | DeviceAdded
 Listener = Callable[[DeviceEvent], None]
 
 
@@ -286,6 +293,7 @@ class DeviceStore:
         for partner_id in device.registered_to:
             self._added_partners.setdefault(partner_id, []).append(device.device_id)
         self._mark(device.device_id)
+        self._notify(DeviceAdded(device))
 
     def added(self) -> list[str]:
         """Ids of devices added after the fleet was loaded, in the order they came."""
@@ -334,12 +342,25 @@ class DeviceStore:
             self._notify(DeviceUpdate(device, ("online",)))
         return device
 
+    def rename(self, device_id: str, alias: str) -> Device:
+        """The owner renamed the device (in the ThinQ app)."""
+        device = self.get(device_id)
+        if device.alias != alias:
+            device.alias = alias
+            self._mark(device_id)
+            self._notify(DeviceUpdate(device, ("alias",)))
+        return device
+
     def changed_ids(self) -> set[str]:
         """Devices that differ from their scenario record (added ones included)."""
         return set(self._dirty)
 
     def has_changed(self) -> bool:
         return bool(self._pending)
+
+    def changed_since_saved(self) -> set[str]:
+        """What take_changed would say, kept (a copy)."""
+        return set(self._pending)
 
     def take_changed(self) -> set[str]:
         """Devices changed since the last call (one consumer: the state file)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mockserver.backends.accounts import Accounts, Partner, Service
 from mockserver.backends.business_connect import BusinessConnectBackend
@@ -23,9 +23,6 @@ from mockserver.clock import SandboxClock
 from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError, Err
 from mockserver.faults import FaultRules
-
-if TYPE_CHECKING:
-    from mockserver.mqtt.channel import PushChannel
 
 # The scenario's top-level names of everything that is not a device: a family changes
 # as a whole in the state file (they are small next to a fleet).
@@ -75,9 +72,6 @@ class Sandbox:
         self.delivery = DeliverySettings()
         self.dr = DrBackend(self.accounts, self.devices, self.clock)
         self.faults = FaultRules(seed)
-        # ThinQ Connect's certificate authority and broker: the server's, outliving this
-        # sandbox (the runtime hands it over; None in a sandbox built on its own).
-        self.push_channel: PushChannel | None = None
         self.business_connect.changed = self.changed
         self.thinq.changed = lambda: self.changed("thinqAsync")
         self.connect.changed = lambda: self.changed("thinqConnect")
@@ -104,9 +98,18 @@ class Sandbox:
         """Whether take_changes would say anything, or a fault rule's count moved."""
         return bool(self._families) or self.devices.has_changed() or self.faults.has_fired()
 
+    def changes(self) -> Changes:
+        """Devices and families changed since the state file last committed (kept:
+        a commit that fails leaves them to the next one)."""
+        return Changes(self.devices.changed_since_saved(), set(self._families))
+
     def take_changes(self) -> Changes:
-        """Devices and families changed since the last call (one consumer: the state file)."""
+        """Devices and families changed since the last call, and every change log
+        emptied (the DR pieces' and the fault rules' counts too): all of it is in the
+        state file (committed, or the base it holds)."""
         families, self._families = self._families, set()
+        self.faults.take_fired()
+        self.dr.pieces.take()
         return Changes(self.devices.take_changed(), families)
 
     def set_clock(

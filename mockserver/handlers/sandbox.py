@@ -138,8 +138,13 @@ async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
 
 
 async def update_device(device_id: str, body: dict[str, Any]) -> Reply:
-    device = runtime().sandbox.devices.set_online(device_id, body["online"])
-    return {"deviceId": device.device_id, "online": device.online}, 200, {}
+    devices = runtime().sandbox.devices
+    device = devices.get(device_id)
+    if "alias" in body:
+        device = devices.rename(device_id, body["alias"])
+    if "online" in body:
+        device = devices.set_online(device_id, body["online"])
+    return {"deviceId": device.device_id, "online": device.online, "alias": device.alias}, 200, {}
 
 
 async def change_device_state(device_id: str, body: Any) -> Reply:
@@ -258,7 +263,7 @@ async def get_mqtt() -> Reply:
     broker = channel.broker
     return {
         "running": broker is not None,
-        "mqttServer": channel.route_url,
+        "mqttServer": channel.route_url if broker else None,
         "address": broker.address if broker else None,
         "ports": list(broker.claim.ports) if broker else [],
         "caUrl": "/_sandbox/mqtt/ca.pem",

@@ -28,6 +28,8 @@ log = logging.getLogger("lgmock.mqtt")
 SCHEME = "mqtts://"
 ADDRESS_FILE = "address"  # the last run's address, tried first after a restart
 PUBLISH_TIMEOUT = 5.0
+# What GET /route names when no broker runs: where LG's SDK would go, nothing listens.
+NO_BROKER_ROUTE = "mqtts://127.0.0.1:8883"
 
 
 def topic_for(client_id: str) -> str:
@@ -36,7 +38,10 @@ def topic_for(client_id: str) -> str:
 
 
 class PushChannel:
-    """The authority always; the broker when it could be started (``off`` says why not:
+    """What ``backends.connect.PushChannel`` asks for (``route_url``, ``certificate``),
+    and the engine's ``publish``.
+
+    The authority always; the broker when it could be started (``off`` says why not:
     then certificates are still issued, and deliveries to MQTT clients fail, journaled)."""
 
     def __init__(
@@ -58,10 +63,10 @@ class PushChannel:
 
     # ------------------------------------------------------------------ for the API
     @property
-    def route_url(self) -> str | None:
+    def route_url(self) -> str:
         """``mqttServer`` of ``GET /route`` (the SDK keeps the host, drops the port)."""
         if self.broker is None:
-            return None
+            return NO_BROKER_ROUTE
         return f"{SCHEME}{self.broker.address}:{self.broker.port}"
 
     def certificate(self, client_id: str, csr: str) -> tuple[str, list[str]]:
@@ -71,7 +76,7 @@ class PushChannel:
     def url_for(self, client_id: str) -> str:
         """Where the delivery engine sends a client's messages ("" with no broker: the
         engine journals such a delivery as failed, saying there is no receiver)."""
-        if self.route_url is None:
+        if self.broker is None:
             return ""
         return f"{self.route_url}/{topic_for(client_id)}"
 
@@ -104,13 +109,16 @@ class PushChannel:
                     max_inflight_messages=1000,
                     timeout=PUBLISH_TIMEOUT,
                 )
+                # Up to one publish per lane is pending at a time, by design: aiomqtt's
+                # warning past 10 would fill the server's log under any fan-out.
+                client.pending_calls_threshold = 100_000
                 await client.__aenter__()
                 self._client = client
         return self._client
 
     async def publish(self, url: str, payload: bytes) -> str:
         """Publish one delivery; the attempt's outcome ("ok", or what went wrong)."""
-        if self.route_url is None or not url.startswith(self.route_url + "/"):
+        if self.broker is None or not url.startswith(self.route_url + "/"):
             # A journal restored after a restart without mosquitto, or on another address.
             return f"no MQTT broker at {url.split('/app/')[0]}"
         topic = url[len(self.route_url) + 1 :]

@@ -239,3 +239,14 @@ def test_body_that_is_not_utf8_is_4102_not_a_500(http: httpx.Client) -> None:
     headers = {**bc_headers(http), "Content-Type": "application/json"}
     answer = http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, content=b'{"\xff": 1}')
     assert_refused(answer, 400, "4102", "not valid")
+
+
+def test_the_control_api_renames_a_device_as_its_owner_would(http: httpx.Client) -> None:
+    answer = http.patch(f"/_sandbox/devices/{KR_AC}", json={"alias": "Bedroom AC"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"deviceId": KR_AC, "online": True, "alias": "Bedroom AC"}
+    listed = http.get("/_sandbox/state").json()["devices"]
+    assert next(d for d in listed if d["deviceId"] == KR_AC)["alias"] == "Bedroom AC"
+    for body in ({}, {"alias": ""}, {"colour": "red"}):
+        refused = http.patch(f"/_sandbox/devices/{KR_AC}", json=body)
+        assert refused.status_code == 400, (body, refused.text)

@@ -11,6 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.api.test_token_and_auth import assert_refused
 from tests.support import (
@@ -235,7 +239,29 @@ def test_clients_register_once_unless_allowed_to_exist(http: httpx.Client) -> No
     assert_refused(answer, 404, "1213", "x-client-id")
 
 
-def test_a_certificate_is_not_issued_without_a_push_channel(http: httpx.Client) -> None:
+def test_a_csr_is_signed_by_the_sandbox_ca_for_the_calling_client(http: httpx.Client) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lg_thinq")]))
+        .sign(key, hashes.SHA256())
+    )
+    body = "".join(csr.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
+    headers = connect_headers(client_id="client-a")
+    http.post("/connect/client", headers=headers, json=CLIENT_BODY)
+    headers = connect_headers(client_id="client-a")
+    answer = http.post(
+        "/connect/client/certificate", headers=headers, json={"service-code": "SVC202", "csr": body}
+    )
+    result = ok(answer, headers)["result"]
+    assert result["subscriptions"] == ["app/clients/client-a/push"]
+    cert = x509.load_pem_x509_certificate(result["certificatePem"].encode())
+    ca = x509.load_pem_x509_certificate(http.get("/_sandbox/mqtt/ca.pem").content)
+    cert.verify_directly_issued_by(ca)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "client-a"
+
+
+def test_a_csr_that_is_not_one_is_refused_naming_it(http: httpx.Client) -> None:
     headers = connect_headers(client_id="client-a")
     http.post("/connect/client", headers=headers, json=CLIENT_BODY)
     answer = http.post(
@@ -243,7 +269,7 @@ def test_a_certificate_is_not_issued_without_a_push_channel(http: httpx.Client) 
         headers=connect_headers(client_id="client-a"),
         json={"service-code": "SVC202", "csr": "MIIB"},
     )
-    assert_refused(answer, 501, "2000", "certificate")
+    assert_refused(answer, 400, "1102", "csr")
 
 
 def test_route_names_this_server(http: httpx.Client, server: Any) -> None:

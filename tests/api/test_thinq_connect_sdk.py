@@ -114,10 +114,10 @@ def test_every_public_method_of_thinq_api_answers_what_the_sdk_expects(
         )
         assert len(usage["result"]["dataList"]) == 7
         assert await call("async_post_client_register", CLIENT_BODY) == {}
-        # No push channel in this sandbox yet: the portal's 501 "not implemented".
-        with pytest.raises(ThinQAPIException) as no_channel:
+        # A CSR that is none: 1102 (a real one is signed: tests/api/test_thinq_connect_mqtt.py).
+        with pytest.raises(ThinQAPIException) as not_a_csr:
             await call("async_post_client_certificate", {"service-code": "SVC202", "csr": "MIIB"})
-        assert no_channel.value.code == "2000"
+        assert not_a_csr.value.code == "1102"
         assert await call("async_get_push_list") == []
         assert await call("async_post_push_subscribe", KR_AC) == {}
         assert await call("async_get_push_list") == [{"deviceId": KR_AC}]

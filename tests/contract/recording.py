@@ -9,7 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from contract_tests.contracts import new_message_id
+from tests.contract.relay import HOP_BY_HOP
+from tests.contract.support import read_body
 from tests.support import free_port, lgmock_command
 
 
@@ -85,6 +87,42 @@ def start_recording(
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"lgmock record did not start within {wait}s:\n{log_path.read_text()}")
+
+
+# (method, path, status, headers, body) -> the answer the relay gives instead
+Rewrite = Callable[[str, str, int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+
+
+def rewriting_relay(upstream: str, rewrite: Rewrite) -> Callable[..., Any]:
+    """An ASGI app forwarding to ``upstream`` whose answers ``rewrite`` may change."""
+    client = httpx.AsyncClient(base_url=upstream, timeout=30)
+
+    async def app(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        body = await read_body(receive)
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host"}
+        ]
+        answer = await client.request(scope["method"], scope["path"], headers=headers, content=body)
+        kept = {k.lower(): v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+        kept.pop("content-encoding", None)
+        status, out, content = rewrite(
+            scope["method"], scope["path"], answer.status_code, kept, answer.content
+        )
+        out["content-length"] = str(len(content))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in out.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    return app
 
 
 def prism_command() -> list[str] | None:

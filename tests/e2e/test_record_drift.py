@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.contract.recording import Client, prism_mock, scenario_of, start_recording
-from tests.contract.relay import HOP_BY_HOP
-from tests.contract.support import read_body, serving
+from tests.contract.recording import (
+    Client,
+    prism_mock,
+    rewriting_relay,
+    scenario_of,
+    start_recording,
+)
+from tests.contract.support import serving
 from tests.support import (
     KR_FRIDGE,
     KR_TOKEN,
@@ -39,46 +43,22 @@ KR = {"accessToken": KR_TOKEN, "countryCode": "KR"}
 UNKNOWN = "0" * 64
 
 
-def breaking_relay(upstream: str) -> Callable[..., Any]:
-    """Forwards to ``upstream``; breaks one answer of four operations, each its own way."""
-    client = httpx.AsyncClient(base_url=upstream, timeout=30)
-
-    async def app(scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            return
-        body = await read_body(receive)
-        path, method = scope["path"], scope["method"]
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host"}
-        ]
-        answer = await client.request(method, path, headers=headers, content=body)
-        status, content = answer.status_code, answer.content
-        out = {k.lower(): v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
-        out.pop("content-encoding", None)
-        if path == f"/bc/v1/devices/{UNKNOWN}":  # 404 4304 -> a code no operation documents
-            content = content.replace(b'"4304"', b'"4199"')
-            out["x-response-code"] = "4199"
-        elif path == "/v2/devices/status-async":  # the 202 without its required requestId
-            accepted = json.loads(content)
-            accepted.pop("requestId", None)
-            content = json.dumps(accepted).encode()
-        elif path == "/bc/v1/devices" and method == "GET":  # JSON said to be text
-            out["content-type"] = "text/plain"
-        elif path.startswith("/bc/v1/devices/profile/"):  # a server error
-            status = 500
-        out["content-length"] = str(len(content))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode(), v.encode()) for k, v in out.items()],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
-
-    return app
+def break_answers(
+    method: str, path: str, status: int, headers: dict[str, str], content: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """One answer of four operations broken, each its own way."""
+    if path == f"/bc/v1/devices/{UNKNOWN}":  # 404 4304 -> a code no operation documents
+        content = content.replace(b'"4304"', b'"4199"')
+        headers["x-response-code"] = "4199"
+    elif path == "/v2/devices/status-async":  # the 202 without its required requestId
+        accepted = json.loads(content)
+        accepted.pop("requestId", None)
+        content = json.dumps(accepted).encode()
+    elif path == "/bc/v1/devices" and method == "GET":  # JSON said to be text
+        headers["content-type"] = "text/plain"
+    elif path.startswith("/bc/v1/devices/profile/"):  # a server error
+        status = 500
+    return status, headers, content
 
 
 def findings_of(drift: dict[str, Any], operation_id: str) -> list[dict[str, Any]]:
@@ -89,7 +69,7 @@ def test_each_break_of_a_relay_is_drift_with_its_operation_and_reproduce_line(
     server: RunningServer, tmp_path: Path
 ) -> None:
     httpx.post(f"{server.base_url}/_sandbox/reset").raise_for_status()
-    with serving(breaking_relay(server.base_url)) as (relay_url, _):
+    with serving(rewriting_relay(server.base_url, break_answers)) as (relay_url, _):
         proxy = start_recording(tmp_path, relay_url)
         client = Client(proxy.base_url, PARTNER, SERVICE)
         try:

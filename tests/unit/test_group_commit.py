@@ -14,19 +14,22 @@ from mockserver.lifespan import GroupCommit
 
 
 class FakeRuntime:
-    """What GroupCommit asks of a Runtime: is anything unsaved, and commit it."""
+    """What GroupCommit asks of a Runtime: is anything unsaved, and commit it (rolling
+    the state back when that fails: here, a count of the roll-backs)."""
 
     def __init__(self, fail: bool = False) -> None:
         self.unsaved = True
         self.commits = 0
+        self.roll_backs = 0
         self.fail = fail
 
     def has_unsaved(self) -> bool:
         return self.unsaved
 
-    def commit(self) -> None:
+    def commit_or_roll_back(self) -> None:
         self.commits += 1
         if self.fail:
+            self.roll_backs += 1
             raise sqlite3.OperationalError("disk I/O error")
         self.unsaved = False
 
@@ -74,7 +77,7 @@ async def answers(group: GroupCommit, runtime: FakeRuntime, sent: list, count: i
 
 
 @pytest.mark.parametrize("in_flight", [1, 2])
-def test_a_failed_commit_answers_every_waiting_call_with_a_500(in_flight: int) -> None:
+def test_a_failed_commit_rolls_back_once_and_answers_every_waiting_call_500(in_flight: int) -> None:
     runtime = FakeRuntime(fail=True)
     group = GroupCommit(runtime)  # type: ignore[arg-type]
     group.in_flight = in_flight
@@ -85,3 +88,4 @@ def test_a_failed_commit_answers_every_waiting_call_with_a_500(in_flight: int) -
     assert [m["status"] for m in starts] == [500] * in_flight  # never the app's 200
     assert all("state file could not be written" in json.dumps(b) for b in bodies)
     assert runtime.commits == 1
+    assert runtime.roll_backs == 1  # once for all the calls that shared the commit

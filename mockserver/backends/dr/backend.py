@@ -690,18 +690,17 @@ class DrBackend:
         }
 
     def all_pieces(self) -> list[Piece]:
-        """The whole state as pieces (dr_pieces), its change log emptied."""
-        pieces = split(self.export())
-        self.pieces.take()
-        return pieces
+        """The whole state as pieces (dr_pieces). The change log is kept: the state
+        file empties it (``pieces.take``) once these are committed."""
+        return split(self.export())
 
     def changed_pieces(self) -> tuple[list[Piece], list[Key]]:
-        """The pieces changed since the state file last took them, as they are now, and
-        the keys of those that are gone."""
+        """The pieces changed since the state file last committed them, as they are now,
+        and the keys of those that are gone (the change log is kept, as above)."""
         self.windows.finish_opening()  # a state holds windows whole
         written: list[Piece] = []
         gone: list[Key] = []
-        for key in self.pieces.take():
+        for key in self.pieces.keys():
             value = self._piece(*key)
             if value is None:
                 gone.append(key)

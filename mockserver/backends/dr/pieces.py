@@ -59,6 +59,10 @@ class PieceLog:
         self._keys[key] = None
         self._changed()
 
+    def keys(self) -> list[Key]:
+        """The keys changed since the last ``take``, in the order named (kept)."""
+        return list(self._keys)
+
     def take(self) -> list[Key]:
         keys, self._keys = list(self._keys), {}
         return keys

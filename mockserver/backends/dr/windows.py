@@ -596,7 +596,8 @@ class EventWindows:
     def heard(self, change: DeviceEvent) -> None:
         """A device changed (any API, the control API, a timer): record it in open events."""
         if isinstance(change, DeviceUpdate):
-            self._touched.add(change.device.device_id)  # back online: it gets what it missed
+            if "online" in change.fields:  # back online: it gets what it missed
+                self._touched.add(change.device.device_id)
             return
         if self._quiet or not isinstance(change, DeviceChange):
             return
