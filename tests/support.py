@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -34,6 +36,7 @@ SDK_API_KEY = "v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3"
 
 
 _server_numbers = itertools.count(1)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -56,6 +59,19 @@ def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer
 
 def stop_server(server: RunningServer) -> None:
     server.stop()
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
+    """``condition()`` once it is truthy, polled every 20 ms: the way a test waits for
+    something the server does in the background (a fixed sleep is a guess)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what or condition}")
+        time.sleep(0.02)
 
 
 def bc_token(client: httpx.Client, key: str = PARTNER_KEY, secret: str = PARTNER_SECRET) -> str:
