@@ -21,9 +21,18 @@ status. With ``--crash`` (the default when there is a state file) the server is 
 killed with SIGKILL while the receiver is down and callbacks are pending, restarted on
 the same state file, and the same checks are made again: nothing acknowledged is lost.
 
-It prints a table: requests made, 5xx, callbacks expected vs delivered (and lost),
-updates checked (and lost), RSS of the server at start and end, with the machine line.
-Exit status 0 when the targets hold (0 5xx, 0 callbacks lost, 0 updates lost), 1 if not.
+Every acknowledged write is remembered by kind, and what it left is checked before and
+after the crash: each control's device at its last acknowledged value, each push
+subscription as acknowledged last, every DR group and event made, the DR user as
+registered or deleted last, every fault rule removed gone.
+
+It prints a table: requests made, 5xx, unexpected answers, socket errors, acknowledged
+writes (the fewest of one kind), callbacks expected vs delivered (and lost), writes
+checked (and lost), RSS of the server at start and end, with the machine line. Exit
+status 0 only when nothing unexpected happened: 0 5xx, 0 unexpected answers, 0 socket
+errors, every kind of write made at least once per 10 s (3 at least) and as many ThinQ
+callbacks delivered, 0 callbacks lost, 0 writes lost, nothing given up or left pending,
+no traceback in the server's log; 1 if not.
 
     .venv/bin/python benchmarks/soak.py [--seconds 600] [--clients 32] [--no-state-file]
 """
@@ -229,6 +238,15 @@ class Tally:
     socket_errors: int = 0
     expected_thinq: set[tuple[str, str]] = field(default_factory=set)
     acknowledged: dict[str, int] = field(default_factory=dict)  # device -> target
+    # Every acknowledged write, by kind (the run must reach each kind), and what they
+    # leave in the state, checked before and after the crash (check_writes):
+    writes: Counter[str] = field(default_factory=Counter)
+    subscribed: dict[str, bool] = field(default_factory=dict)  # device -> acknowledged
+    faults_added: set[str] = field(default_factory=set)
+    faults_removed: set[str] = field(default_factory=set)
+    dr_groups: set[str] = field(default_factory=set)
+    dr_events: set[str] = field(default_factory=set)
+    dr_user: bool | None = None  # the DR user's registration, as acknowledged last
     thinq_devices: dict[str, list[str]] = field(default_factory=dict)  # user -> devices
     # Each leaves a DR group and event in the sandbox (the vendor API deletes neither):
     # state that grows with the run, beside the journals' caps.
@@ -316,6 +334,7 @@ class Client:
         status, _ = await self.bc("POST", f"/bc/v1/devices/{self.device}", json=body)
         if status == 200:
             self.tally.acknowledged[self.device] = target
+            self.tally.writes["control"] += 1
 
     async def read(self) -> None:
         if self.random.random() < 0.7:
@@ -336,6 +355,7 @@ class Client:
             "POST", f"/v2/devices/{operation}", headers=headers, expect=(202,)
         )
         if status == 202:
+            self.tally.writes["thinq"] += 1
             for device in self.tally.thinq_devices[KR_USER]:
                 self.tally.expected_thinq.add((body["requestId"], device))
 
@@ -344,6 +364,8 @@ class Client:
         status, _ = await self.bc(method, f"/bc/v1/push/{self.device}", user=True)
         if status == 200:
             self.subscribed = not self.subscribed
+            self.tally.subscribed[self.device] = self.subscribed
+            self.tally.writes["push " + ("subscribe" if self.subscribed else "unsubscribe")] += 1
 
     async def prefer(self) -> None:
         code = self.random.choice(PREFER_CODES)
@@ -361,10 +383,19 @@ class Client:
         status, added = await self.call("POST", "/_sandbox/faults", json=rule, expect=(201,))
         await self.bc("GET", f"/bc/v1/devices/{self.device}")  # meets the delay
         if status == 201:
-            await self.call("DELETE", f"/_sandbox/faults/{added['id']}", expect=(204,))
+            self.tally.writes["fault rule added"] += 1
+            self.tally.faults_added.add(added["id"])
+            status, _ = await self.call(
+                "DELETE", f"/_sandbox/faults/{added['id']}", expect=(204,)
+            )
+            if status == 204:
+                self.tally.writes["fault rule removed"] += 1
+                self.tally.faults_removed.add(added["id"])
 
     async def clock(self) -> None:
-        await self.call("POST", "/_sandbox/clock", json={"advance": 1})
+        status, _ = await self.call("POST", "/_sandbox/clock", json={"advance": 1})
+        if status == 200:
+            self.tally.writes["clock advance"] += 1
 
     MIX = [
         (control, 35),
@@ -402,11 +433,16 @@ class DrClient(Client):
         if status == 401:
             self.token = ""
             return await self.dr(method, path, **kwargs)
+        if status == 200 and method != "GET":
+            parts = path.split("/")[1:]  # "/events/ID/targets": "events targets"
+            name = " ".join([parts[0], *parts[2:]])
+            self.tally.writes[f"DR {method} {name}"] += 1
         return status, body
 
     async def lifecycle(self, name: str) -> None:
         group = {"groupId": f"g-{name}", "groupName": name, "partnerId": PARTNER}
-        await self.dr("POST", "/groups", json=group)
+        if (await self.dr("POST", "/groups", json=group))[0] == 200:
+            self.tally.dr_groups.add(group["groupId"])
         user = {
             "userNo": KR_USER,
             "accessToken": "emp-access-token",
@@ -414,7 +450,8 @@ class DrClient(Client):
             "groupId": group["groupId"],
             "partner": {"partnerId": PARTNER, "authCodeExt": "soak-auth-code"},
         }
-        await self.dr("POST", "/users", json=user)
+        if (await self.dr("POST", "/users", json=user))[0] == 200:
+            self.tally.dr_user = True
         status, clock = await self.call("GET", "/_sandbox/clock")
         now = int(time.time() * 1000)
         if status == 200:
@@ -439,12 +476,14 @@ class DrClient(Client):
                 }
             ],
         }
-        await self.dr("POST", "/events", json=event)
+        if (await self.dr("POST", "/events", json=event))[0] == 200:
+            self.tally.dr_events.add(event["eventId"])
         target = {"type": "USER", "id": KR_USER, "opt": "OUT"}
         await self.dr("POST", f"/events/{event['eventId']}/targets", json=target)
         await self.dr("GET", f"/groups/{group['groupId']}")
         await self.dr("GET", f"/users/{KR_USER}/devices")
-        await self.dr("DELETE", f"/users/{KR_USER}")
+        if (await self.dr("DELETE", f"/users/{KR_USER}"))[0] == 200:
+            self.tally.dr_user = False
 
 
 # --------------------------------------------------------------------------- checks
@@ -476,6 +515,56 @@ async def check_updates(session: aiohttp.ClientSession, base: str, tally: Tally)
         if seen != target:
             lost.append(f"{device}: acknowledged {target}, reads {seen} ({status}: {body})")
     return lost
+
+
+async def check_writes(session: aiohttp.ClientSession, base: str, tally: Tally) -> list[str]:
+    """What every other acknowledged write left, in the whole state: each subscription
+    as acknowledged last, every DR group and event made, the DR user as registered or
+    deleted last, every fault rule removed gone. The writes that were lost."""
+    async with session.get(f"{base}/_sandbox/state") as answer:
+        state = await answer.json()
+    lost = []
+    partner = next(p for p in state["partners"] if p["partnerId"] == PARTNER)
+    subscribed = set(partner["pushSubscriptions"])
+    for device, acknowledged in sorted(tally.subscribed.items()):
+        if (device in subscribed) != acknowledged:
+            lost.append(f"{device}: push subscription acknowledged {acknowledged}, reads not")
+    dr = state["dr"]
+    groups = {g["groupId"] for g in dr["groups"]}
+    events = {e["eventId"] for e in dr["events"]}
+    lost += [f"DR group {g} acknowledged, gone" for g in sorted(tally.dr_groups - groups)]
+    lost += [f"DR event {e} acknowledged, gone" for e in sorted(tally.dr_events - events)]
+    if tally.dr_user is not None:
+        registered = any(u.get("userNo") == KR_USER for u in dr["users"])
+        if registered != tally.dr_user:
+            lost.append(f"DR user {KR_USER}: acknowledged registered={tally.dr_user}")
+    rules = {r["id"] for r in state.get("faults") or []}
+    lost += [f"fault rule {r} removed, back" for r in sorted(tally.faults_removed & rules)]
+    kept = tally.faults_added - tally.faults_removed
+    lost += [f"fault rule {r} acknowledged, gone" for r in sorted(kept - rules)]
+    return lost
+
+
+def minimum_writes(seconds: float) -> int:
+    """What a run must reach of each kind of write: a run that made next to none of one
+    (all refused, or a client stuck) tested nothing of it."""
+    return max(3, int(seconds // 10))
+
+
+WRITE_KINDS = (
+    "control",
+    "thinq",
+    "push subscribe",
+    "push unsubscribe",
+    "fault rule added",
+    "fault rule removed",
+    "clock advance",
+    "DR POST groups",
+    "DR POST users",
+    "DR POST events",
+    "DR POST events targets",
+    "DR DELETE users",
+)
 
 
 async def failed_deliveries(session: aiohttp.ClientSession, base: str) -> int:
@@ -553,6 +642,7 @@ async def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             results["pending_after_drain"] = await wait_drained(session, server.base, drain)
             results["failed"] = await failed_deliveries(session, server.base)
             results["lost_updates"] = await check_updates(session, server.base, tally)
+            results["lost_updates"] += await check_writes(session, server.base, tally)
             results["lost_callbacks"] = len(tally.expected_thinq - receiver.thinq)
 
             if state_file is not None and args.crash:
@@ -588,6 +678,7 @@ async def crash_and_restart(
     # A new session: the old one's pooled connections died with the server.
     async with aiohttp.ClientSession(timeout=session.timeout) as fresh:
         outcome["lost_updates"] = await check_updates(fresh, server.base, tally)
+        outcome["lost_updates"] += await check_writes(fresh, server.base, tally)
         await receiver.up()
         drain = max(120.0, args.seconds / 2)
         outcome["pending_after_drain"] = await wait_drained(fresh, server.base, drain)
@@ -602,6 +693,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
     # Counted once everything had its chance (after the restart when there is one).
     lost_callbacks = crash["lost_callbacks"] if crash else results["lost_callbacks"]
     lost_updates = len(results["lost_updates"]) + (len(crash["lost_updates"]) if crash else 0)
+    minimum = minimum_writes(results["elapsed"])
     rows = [
         ("clients", f"{args.clients}"),
         ("duration", f"{results['elapsed']:.0f} s"),
@@ -616,13 +708,19 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
         ("deliveries received (all kinds)", f"{receiver.received:,}"),
         ("deliveries given up", f"{results['failed']}"),
         ("pending after the drain wait", _pending(results)),
+        ("socket errors", f"{tally.socket_errors}"),
+        ("acknowledged writes", f"{sum(tally.writes.values()):,}"),
+        (f"fewest of one kind (of {len(WRITE_KINDS)}; minimum)", _fewest(tally, minimum)),
         ("updates checked", f"{len(tally.acknowledged)}"),
+        ("state checked after the crash", _checked(tally)),
         ("updates lost", f"{lost_updates}"),
         ("kill -9 and restart", "done" if crash else "not run"),
         ("DR groups and events left (no API deletes them)", f"{tally.dr_lifecycles:,} each"),
         ("RSS start / half time / peak / end", _rss(results)),
         ("traceback in server log", "yes" if results["traceback_in_log"] else "no"),
     ]
+    kinds_short = [kind for kind in WRITE_KINDS if tally.writes[kind] < minimum]
+    callbacks_short = len(tally.expected_thinq & receiver.thinq) < minimum
     width = max(len(name) for name, _ in rows)
     lines = [f"lgmock soak ({machine_line()})", ""]
     lines += [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
@@ -631,11 +729,16 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
         ("5xx", tally.server_errors),
         ("unexpected", tally.unexpected),
         ("lost updates", results["lost_updates"] + (crash["lost_updates"] if crash else [])),
+        ("kinds of write made fewer than the minimum", kinds_short),
     ):
         if items:
             lines += ["", f"{title} (first 10 of {len(items)}):", *[f"  {i}" for i in items[:10]]]
     ok = (
         not tally.server_errors
+        and not tally.unexpected
+        and tally.socket_errors == 0
+        and not kinds_short
+        and not callbacks_short
         and lost_callbacks == 0
         and lost_updates == 0
         and results["failed"] == 0
@@ -644,6 +747,20 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> tuple[str, bool
     )
     lines += ["", "targets met" if ok else "TARGETS MISSED"]
     return "\n".join(lines), ok
+
+
+def _fewest(tally: Tally, minimum: int) -> str:
+    kind = min(WRITE_KINDS, key=lambda k: tally.writes[k])
+    return f"{tally.writes[kind]:,} ({kind}; {minimum})"
+
+
+def _checked(tally: Tally) -> str:
+    rules = len(tally.faults_added)
+    return (
+        f"{len(tally.acknowledged)} controls, {len(tally.subscribed)} subscriptions,"
+        f" {len(tally.dr_groups):,} DR groups, {len(tally.dr_events):,} DR events,"
+        f" the DR user, {rules:,} fault rules"
+    )
 
 
 def _pending(results: dict[str, Any]) -> str:

@@ -135,9 +135,11 @@ class ServeProcess(ChildProcess):
         port: int = 0,
         wait: float = 30.0,
         env: Mapping[str, str] | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
         started = time.perf_counter()
-        argv = [*lgmock_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+        program = list(command) if command else lgmock_command()  # e.g. a wrapper of lgmock
+        argv = [*program, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
         super().__init__(argv, log_path=log_path, cwd=cwd, env=env)
         self.base_url = f"http://127.0.0.1:{port}" if port else ""
         self._wait_until_up(wait)

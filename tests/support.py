@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from contract_tests.processes import ServeProcess
+from contract_tests.processes import BANNER, ServeProcess
 from contract_tests.processes import lgmock_command as lgmock_command  # the tests use it
 from mockserver.wire import new_message_id
 
@@ -47,14 +50,76 @@ def free_port() -> int:
 
 # The project's one launcher is the kit's (contract_tests/processes.py): the tests start
 # `lgmock serve` the way the kit's pytest plugin and the benchmarks do.
-RunningServer = ServeProcess
 
 
-def start_server(tmp_dir: Path, *args: str, wait: float = 30.0) -> RunningServer:
+def start_server(
+    tmp_dir: Path,
+    *args: str,
+    wait: float = 30.0,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> ServeProcess:
     """A real `lgmock serve` on a port it picks itself (``--port 0``), read back from its
-    banner: no window in which another test's server could take a port chosen here."""
-    log_path = tmp_dir / f"lgmock-{next(_server_numbers)}.log"
-    return ServeProcess(*args, log_path=log_path, cwd=tmp_dir, wait=wait)
+    banner: no window in which another test's server could take a port chosen here.
+
+    ``command`` replaces ``lgmock`` (the fault suite's launcher that makes commits fail);
+    ``env`` is added to the environment."""
+    return ServeProcess(
+        *args, log_path=new_log_path(tmp_dir), cwd=tmp_dir, wait=wait, command=command, env=env
+    )
+
+
+def new_log_path(tmp_dir: Path) -> Path:
+    return tmp_dir / f"lgmock-{next(_server_numbers)}.log"
+
+
+def serve_arguments(*args: str) -> list[str]:
+    return ["serve", "--host", "127.0.0.1", "--port", "0", *args]
+
+
+@dataclass
+class AdoptedServer:
+    """A server process the launcher did not start (the fault suite forks its servers
+    from a warm parent), with the interface tests use of a ``ServeProcess``."""
+
+    base_url: str
+    process: Any  # Popen, or anything with its poll / wait / send_signal / kill
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+RunningServer = ServeProcess | AdoptedServer
+
+
+def wait_until_serving(process: Any, log_path: Path, wait: float) -> AdoptedServer:
+    """The server of ``process`` once its banner is out and its health answers."""
+    deadline = time.monotonic() + wait
+    base_url = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"lgmock exited with {process.returncode}:\n{log_path.read_text()}")
+        if base_url is None:
+            banner = BANNER.search(log_path.read_text())
+            base_url = banner.group(1) if banner else None
+        if base_url is not None:
+            try:
+                if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
+                    return AdoptedServer(base_url, process, log_path)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"lgmock did not answer within {wait}s:\n{log_path.read_text()}")
 
 
 def stop_server(server: RunningServer) -> None:
