@@ -570,7 +570,10 @@ def _load_connect(sandbox: Sandbox, spec: dict[str, Any]) -> None:
     connect = sandbox.connect
     for item in spec.get("clients", []):
         connect.clients[item["clientId"]] = ConnectClient(
-            item["clientId"], item["userNumber"], item["type"], item["serviceCode"],
+            item["clientId"],
+            item["userNumber"],
+            item["type"],
+            item["serviceCode"],
             item["deviceType"],
         )
     for item in spec.get("pushSubscriptions", []):

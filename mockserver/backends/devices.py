@@ -384,4 +384,3 @@ class DeviceStore:
 def initial_status(profile: DeviceProfile, seed: int, device_id: str) -> Status:
     """A device's generated status: the same for the same scenario seed and device id."""
     return profile.initial_status(random.Random(f"{seed}:{device_id}"))
-

@@ -261,14 +261,18 @@ def _push_channel() -> PushChannel:
 async def get_mqtt() -> Reply:
     channel = _push_channel()
     broker = channel.broker
-    return {
-        "running": broker is not None,
-        "mqttServer": channel.route_url if broker else None,
-        "address": broker.address if broker else None,
-        "ports": list(broker.claim.ports) if broker else [],
-        "caUrl": "/_sandbox/mqtt/ca.pem",
-        "offReason": channel.off,
-    }, 200, {}
+    return (
+        {
+            "running": broker is not None,
+            "mqttServer": channel.route_url if broker else None,
+            "address": broker.address if broker else None,
+            "ports": list(broker.claim.ports) if broker else [],
+            "caUrl": "/_sandbox/mqtt/ca.pem",
+            "offReason": channel.off,
+        },
+        200,
+        {},
+    )
 
 
 async def get_mqtt_ca() -> Reply:
