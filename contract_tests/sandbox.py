@@ -165,6 +165,13 @@ class Sandbox:
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/callbacks", params={**params, "limit": limit})["items"]
 
+    def inbox(self, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
+        """What the sandbox's own inbox received (the callbacks of a service or partner
+        with no receiver registered), newest first, bodies included; filters: serviceId,
+        partnerId, requestId, deviceId, kind."""
+        params = {key: value for key, value in filters.items() if value is not None}
+        return self._call("GET", "/inbox", params={**params, "limit": limit})["items"]
+
     def journal(self, limit: int = 1000, **filters: Any) -> list[dict[str, Any]]:
         params = {key: value for key, value in filters.items() if value is not None}
         return self._call("GET", "/journal", params={**params, "limit": limit})["items"]
@@ -304,8 +311,11 @@ class SandboxReceiver(CallbackReceiver):
             ("partners", "partnerId", self.bc_url),
         ):
             for item in state.get(kind, []):
-                if item.get("callbackUrl") != url:
-                    self._originals[(kind[:-1], item[key])] = item.get("callbackUrl")
+                # Kept even when it is this receiver's own URL already (a scenario naming
+                # its port): what is given back is exactly what was replaced. Only an
+                # attach or a reset or load through this handle gets here, so the state
+                # read holds the scenario's URLs, never ones this receiver set.
+                self._originals[(kind[:-1], item[key])] = item.get("callbackUrl")
                 if kind == "services":
                     self._sandbox.set_service_callback(item[key], url)
                 else:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from mockserver import json_codec
+from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
 from mockserver.delivery_settings import DeliverySettings
 from mockserver.faults import FaultRules
@@ -67,6 +68,18 @@ class Attempt:
             "statusCode": self.status_code,
             "latencyMs": round(self.latency_ms, 2),
         }
+
+
+@dataclass
+class Lane:
+    """The deliveries to one (receiver URL, device), sent one at a time, in order.
+
+    An object of its own, not just its key: a reset replaces every lane, and a worker
+    or retry timer still holding an old one can tell (``DeliveryEngine._current``).
+    """
+
+    key: tuple[str, str | None]
+    queue: deque[Delivery] = field(default_factory=deque)
 
 
 @dataclass
@@ -119,8 +132,8 @@ class DeliveryEngine:
         self.settings = settings or DeliverySettings()
         self.journal: OrderedDict[str, Delivery] = OrderedDict()
         self._ids = itertools.count(1)
-        self._lanes: dict[tuple[str, str | None], deque[Delivery]] = {}
-        self._ready: asyncio.Queue[tuple[str, str | None]] | None = None
+        self._lanes: dict[tuple[str, str | None], Lane] = {}
+        self._ready: asyncio.Queue[Lane] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
         self._idle: asyncio.Event | None = None
@@ -137,6 +150,8 @@ class DeliveryEngine:
         self.listeners: list[Callable[[Delivery], None]] = []
 
     def _changed(self, delivery: Delivery) -> None:
+        if self.journal.get(delivery.id) is not delivery:
+            return  # an attempt of before a reset, ending after it: not this state's
         self._progressed[delivery.id] = delivery
         if self.listeners:
             for listener in self.listeners:
@@ -233,10 +248,11 @@ class DeliveryEngine:
         self._idle.clear()
         lane = self._lanes.get(delivery.lane)
         if lane is None:
-            self._lanes[delivery.lane] = deque([delivery])
-            self._ready.put_nowait(delivery.lane)
+            lane = self._lanes[delivery.lane] = Lane(delivery.lane)
+            lane.queue.append(delivery)
+            self._ready.put_nowait(lane)
         else:
-            lane.append(delivery)
+            lane.queue.append(delivery)  # its worker or retry timer gets to it in turn
 
     # ------------------------------------------------------------------ workers
     def _ensure_started(self) -> None:
@@ -256,46 +272,81 @@ class DeliveryEngine:
     async def _work(self) -> None:
         assert self._ready is not None
         while True:
-            key = await self._ready.get()
-            lane = self._lanes.get(key)
-            if not lane:
-                self._lanes.pop(key, None)
-                continue
-            delivery = lane[0]
-            if delivery.reorder:
-                # Fault rule "reorder": the next message of the lane overtakes this one;
-                # wait briefly for one when none is queued yet.
-                delivery.reorder = False
-                if len(lane) == 1:
-                    await asyncio.sleep(REORDER_WAIT)
-                if len(lane) > 1:
-                    lane[0], lane[1] = lane[1], lane[0]
-                    self._ready.put_nowait(key)
-                    continue
-            if delivery.delay_ms:
-                await asyncio.sleep(delivery.delay_ms / 1000)
-                delivery.delay_ms = 0
-            finished = await self._attempt(delivery)
-            if not finished:
-                # Retry later without holding a worker: the lane waits, others go on.
-                delay = min(
+            lane = await self._ready.get()
+            try:
+                await self._serve(lane)
+            except Exception:
+                # A bug: said, and the lane tried again later; the worker lives on (a
+                # dead one would leave its lanes, and in the end all, undelivered).
+                log.exception("delivery worker: unexpected error on lane %s", lane.key)
+                self._retry_later(lane, self.settings.backoff_max)
+
+    def _current(self, lane: Lane) -> bool:
+        """Whether ``lane`` is still this state's: a reset (``clear``) replaces them all,
+        and whatever still holds an old one (a worker in an attempt, a retry timer)
+        drops it instead of sending its deliveries into the new state."""
+        return self._lanes.get(lane.key) is lane
+
+    async def _serve(self, lane: Lane) -> None:
+        """Send the first delivery of ``lane``; then hand the lane on (the next one),
+        wait for its retry, or end it. A lane is held by one worker or timer at a time."""
+        if not self._current(lane) or not lane.queue:
+            return
+        delivery = lane.queue[0]
+        if delivery.reorder:
+            # Fault rule "reorder": the next message of the lane overtakes this one;
+            # wait briefly for one when none is queued yet.
+            delivery.reorder = False
+            if len(lane.queue) == 1:
+                await asyncio.sleep(REORDER_WAIT)
+            if not self._current(lane):
+                return
+            if len(lane.queue) > 1:
+                lane.queue[0], lane.queue[1] = lane.queue[1], lane.queue[0]
+                self._hand_on(lane)
+                return
+        if delivery.delay_ms:
+            await asyncio.sleep(delivery.delay_ms / 1000)
+            delivery.delay_ms = 0
+            if not self._current(lane):
+                return
+        finished = await self._attempt(delivery)
+        if not self._current(lane):
+            return  # reset while the attempt ran: the lane went with the old state
+        if not finished:
+            # Retry later without holding a worker: the lane waits, others go on.
+            self._retry_later(
+                lane,
+                min(
                     self.settings.backoff_initial * 2 ** (len(delivery.attempts) - 1),
                     self.settings.backoff_max,
-                )
-                asyncio.get_running_loop().call_later(delay, self._ready.put_nowait, key)
-                continue
-            lane.popleft()
-            if self._lanes.get(key) is not lane:
-                continue  # the lane was dropped (reset) while this attempt ran
-            if lane:
-                self._ready.put_nowait(key)
-            else:
-                del self._lanes[key]
-                if not self._lanes and self._idle is not None:
-                    self._idle.set()
+                ),
+            )
+            return
+        lane.queue.popleft()
+        if lane.queue:
+            self._hand_on(lane)
+            return
+        del self._lanes[lane.key]
+        if not self._lanes and self._idle is not None:
+            self._idle.set()
+
+    def _hand_on(self, lane: Lane) -> None:
+        assert self._ready is not None
+        self._ready.put_nowait(lane)
+
+    def _retry_later(self, lane: Lane, delay: float) -> None:
+        def due() -> None:
+            if self._current(lane):
+                self._hand_on(lane)
+
+        asyncio.get_running_loop().call_later(delay, due)
 
     async def _attempt(self, delivery: Delivery) -> bool:
         """One try; True when the delivery is finished (delivered or given up)."""
+        if inbox.is_address(delivery.url):
+            await asyncio.sleep(0)  # no socket to wait on: let requests be served between
+            return self._into_inbox(delivery)
         started = time.perf_counter()
         status_code = None
         if delivery.url.startswith(MQTT_SCHEME):
@@ -334,7 +385,19 @@ class DeliveryEngine:
             outcome = "connect error"
         except aiohttp.ClientError as exc:
             outcome = f"error: {type(exc).__name__}"
+        except Exception as exc:  # a bug: counted as a failed attempt, so it ends
+            log.exception("delivery %s to %s: unexpected error", delivery.id, delivery.url)
+            outcome = f"error: {type(exc).__name__}"
         return outcome, status_code
+
+    def _into_inbox(self, delivery: Delivery) -> bool:
+        """The sandbox's own inbox takes a message at once, without a socket: it can
+        never reach another process, and a fan-out to it costs no HTTP round trip. The
+        lane, its order and the callback fault rules applied all the same."""
+        delivery.attempts.append(Attempt(iso_timestamp(self.clock.now()), "ok", None, 0.0))
+        delivery.status = DELIVERED
+        self._changed(delivery)
+        return True
 
     # ------------------------------------------------------------------ control
     async def drain(self, timeout: float = 30.0) -> bool:
@@ -378,10 +441,8 @@ class DeliveryEngine:
     def resume(self) -> None:
         """Send what the journal still owes (after a restart). Needs the running loop."""
         for delivery in self.journal.values():
-            if delivery.status == PENDING and delivery.url and delivery.lane not in self._lanes:
+            if delivery.status == PENDING and delivery.url:
                 self._schedule(delivery)
-            elif delivery.status == PENDING and delivery.url:
-                self._lanes[delivery.lane].append(delivery)
 
     def clear(self) -> None:
         """Forget the journal and drop what is queued (a sandbox reset)."""

@@ -61,13 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         "receiver", help="run a callback receiver that prints what the sandbox delivers"
     )
     receiver.add_argument("--host", default="127.0.0.1")
-    receiver.add_argument("--port", type=int, default=9000)
+    receiver.add_argument(
+        "--port", type=int, default=0, help="port to listen on (default: a free one, printed)"
+    )
     receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
     receiver.add_argument(
         "--register",
         metavar="SANDBOX_URL",
         help="point every service's and partner's callbackUrl of that running sandbox here "
-        "(given back on Ctrl-C)",
+        "(each given back as it was on Ctrl-C or SIGTERM: its URL, or the sandbox's inbox)",
     )
     receiver.set_defaults(run=_receiver)
 
@@ -283,30 +285,26 @@ def _push_channel_lines(sandbox: Sandbox, base: str) -> list[str]:
 
 def _callback_lines(sandbox: Sandbox, base: str) -> list[str]:
     """Each callback URL, and whether anything listens there right now."""
+    # A service or partner without one: its callbacks go to this sandbox's own inbox.
     targets = [
         (f"ThinQ service {s.service_id}", s.callback_url)
         for s in sandbox.accounts.services.values()
-    ] + [
-        (f"partner {p.partner_id}", p.callback_url)
-        for p in sandbox.accounts.partners.values()
-        if p.callback_url
-    ]
+    ] + [(f"partner {p.partner_id}", p.callback_url) for p in sandbox.accounts.partners.values()]
     if not targets:
         return []
     lines = ["  Callbacks go to:"]
-    silent = False
     shown = 5  # a generated fleet may have hundreds of partners
     for who, url in targets[:shown]:
         if not url:
-            lines.append(f"    {who}: no callbackUrl (its async calls answer 400 1203)")
+            lines.append(f"    {who}: this sandbox's inbox")
             continue
         up = _listening(url)
-        silent = silent or up is False
         lines.append(f"    {who}: {url}" + ("  (nothing listens there now)" if up is False else ""))
     if len(targets) > shown:
         lines.append(f"    ... and {len(targets) - shown} more (GET {base}/_sandbox/state)")
-    if silent:
-        lines.append(f"    to receive them elsewhere: lgmock receiver --port N --register {base}")
+    if any(not url for _, url in targets):
+        lines.append(f"    read the inbox: GET {base}/_sandbox/inbox  (or lgmock callbacks)")
+    lines.append(f"    to receive them on a receiver of yours: lgmock receiver --register {base}")
     return lines
 
 
@@ -340,7 +338,10 @@ def _receiver(args: argparse.Namespace) -> int:
         )
 
     try:
-        listen(args.host, args.port).close()
+        # A busy port is refused in a line; port 0 becomes the free one the kernel picks.
+        probe = listen(args.host, args.port)
+        args.port = probe.getsockname()[1]
+        probe.close()
     except OSError as exc:
         print(f"lgmock: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3

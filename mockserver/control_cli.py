@@ -78,6 +78,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     callbacks.add_argument("--device")
     callbacks.add_argument("--status", choices=["pending", "delivered", "failed"])
     callbacks.add_argument("--limit", type=int, default=20)
+    callbacks.add_argument(
+        "--bodies", action="store_true", help="print each delivery's body under it (JSON)"
+    )
 
     redeliver = command("redeliver", "send a callback delivery again", _redeliver)
     redeliver.add_argument("delivery_id")
@@ -290,6 +293,8 @@ def _callbacks(http: httpx.Client, args: argparse.Namespace) -> Any:
             f"{item['id']} {item['status']} {item['kind']} device={item['deviceId']} "
             f"-> {item['url']} ({len(item['attempts'])} attempts, last: {last})"
         )
+        if args.bodies:
+            lines.append(f"  {json.dumps(item['body'], ensure_ascii=False)}")
     return "\n".join(lines)
 
 

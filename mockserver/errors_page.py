@@ -96,7 +96,8 @@ THINQ_TRIGGERS = {
     "1102": "an `x-country-code` other than the user's; `expire.timer: 25`",
     "1103": "an unknown `Authorization: Bearer`",
     "1104": "`x-message-id: bad`",
-    "1203": '`PATCH /_sandbox/services/acme-thinq-service {"callbackUrl": null}`, then any call',
+    # A service without a callbackUrl is served: its callbacks go to the sandbox's inbox.
+    "1203": PREFER_ONLY.format(code="1203"),
     "1204": "in a callback: `DELETE event-async` twice",
     "1206": "in a callback: `DELETE push-async` twice",
     "1207": "in a callback: `POST push-async` twice",

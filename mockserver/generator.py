@@ -109,7 +109,6 @@ LOCALES = {
 }
 ROOMS_EN = ("living room", "bedroom", "kitchen", "study", "utility room", "office")
 ROOMS_KO = ("거실", "안방", "주방", "서재", "다용도실", "사무실")
-CALLBACK_BASE = "http://127.0.0.1:9000"
 USERS_PER_GROUP = 50  # users of one partner in one DR group
 
 
@@ -206,7 +205,7 @@ def generate(
             {
                 "serviceId": f"{p['partnerId']}-thinq",
                 "serviceKey": _token(seed, "service", index),
-                "callbackUrl": f"{CALLBACK_BASE}/thinq",
+                # No callbackUrl: the sandbox's own inbox, never a port shared by a host.
             }
             for index, p in enumerate(partner_entries)
         ],
@@ -223,7 +222,6 @@ def _partner(fake: Faker, seed: int, index: int) -> dict[str, Any]:
         "apiKey": _token(seed, "api-key", index),
         "apiSecret": _token(seed, "api-secret", index),
         "roles": ["postToken", "getDevices", "pushEvents", "manageUsers", "getDrUsers"],
-        "callbackUrl": f"{CALLBACK_BASE}/lg",
     }
 
 

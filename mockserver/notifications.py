@@ -83,7 +83,7 @@ class Notifier:
                 **content,
             )
             self.engine.enqueue(
-                service.callback_url if service else None,
+                service.delivery_url if service else None,
                 body,
                 kind=push_type,
                 device_id=device.device_id,
@@ -97,7 +97,7 @@ class Notifier:
             body = messages.business_connect_message(
                 push_type=push_type, device=device, timestamp=self._timestamp(), **content
             )
-            self.engine.enqueue(partner.callback_url, body, kind=push_type, device_id=device_id)
+            self.engine.enqueue(partner.delivery_url, body, kind=push_type, device_id=device_id)
 
     # ------------------------------------------------------------------ ThinQ Connect
     # Subscriptions belong to a client (x-client-id): its MQTT topic hears of them.

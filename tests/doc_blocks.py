@@ -19,10 +19,12 @@ The convention (docs/README.md says it for writers):
 ``run_doc_block`` runs the text itself, not a copy: a page cannot drift from its test.
 It runs it with bash (``set -euo pipefail``) from the repository's root, with this
 Python's scripts first on PATH (so ``lgmock`` and ``.venv/bin/lgmock`` are this
-checkout's), the documented default ports replaced by the test's (8080 by the test's
-sandbox, 9000 by ``receiver_port``) and ``LGMOCK_SANDBOX_URL`` set to the sandbox. A line
-ending in ``&`` (a receiver, say) starts in the background: its output goes to a log, the
-block goes on once that log has a first line, and it is stopped when the block ends.
+checkout's), the documented ports replaced by the test's (8080 by the test's sandbox,
+8090, the pages' example port of a second server the reader runs, such as a receiver of
+theirs or ``lgmock record``'s proxy, by ``receiver_port``) and
+``LGMOCK_SANDBOX_URL`` set to the sandbox. A line ending in ``&`` (a receiver, say)
+starts in the background: its output goes to a log, the block goes on once that log has
+a first line, and it is stopped when the block ends.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHELLS = ("bash", "sh", "shell", "console")
 DEFAULT_SANDBOX_PORT = 8080
-DEFAULT_RECEIVER_PORT = 9000
+# No lgmock default: a second server the reader runs on a port of theirs (callbacks go
+# to the sandbox's inbox unless a receiver is registered).
+DEFAULT_RECEIVER_PORT = 8090
 
 _FENCE = re.compile(r"^```(\S*)\s*$")
 _NAME = re.compile(r"^<!--\s*doc-block:\s*([\w.-]+)\s*-->\s*$")

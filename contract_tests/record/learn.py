@@ -172,16 +172,12 @@ class Learner:
     def _getDeviceProfile(  # noqa: N802
         self, exchange: Exchange, parameters: dict[str, str], body: Any
     ) -> None:
-        device = self._pat_device(exchange, parameters)
-        if device is not None and isinstance(body, dict):
-            self._profile(device, body.get("response"), f"{exchange.method} {exchange.path}")
+        self._take_profile(self._pat_device(exchange, parameters), exchange, body)
 
     def _getDeviceState(  # noqa: N802
         self, exchange: Exchange, parameters: dict[str, str], body: Any
     ) -> None:
-        device = self._pat_device(exchange, parameters)
-        if device is not None and isinstance(body, dict) and body.get("response") is not None:
-            device.status = body["response"]
+        self._take_status(self._pat_device(exchange, parameters), body)
 
     def _pat_user(self, exchange: Exchange) -> str | None:
         user = self.user(exchange)
@@ -217,14 +213,19 @@ class Learner:
     def _getProfileOfDevice(  # noqa: N802
         self, exchange: Exchange, parameters: dict[str, str], body: Any
     ) -> None:
-        device = self._addressed(exchange, parameters)
-        if device is not None and isinstance(body, dict):
-            self._profile(device, body.get("response"), f"{exchange.method} {exchange.path}")
+        self._take_profile(self._addressed(exchange, parameters), exchange, body)
 
     def _getStatusOfDevice(  # noqa: N802
         self, exchange: Exchange, parameters: dict[str, str], body: Any
     ) -> None:
-        device = self._addressed(exchange, parameters)
+        self._take_status(self._addressed(exchange, parameters), body)
+
+    def _take_profile(self, device: DeviceSeen | None, exchange: Exchange, body: Any) -> None:
+        """A profile answer (both APIs put the profile in ``response``)."""
+        if device is not None and isinstance(body, dict):
+            self._profile(device, body.get("response"), f"{exchange.method} {exchange.path}")
+
+    def _take_status(self, device: DeviceSeen | None, body: Any) -> None:
         if device is not None and isinstance(body, dict) and body.get("response") is not None:
             device.status = body["response"]
 

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import jwt
 
+from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
@@ -55,12 +56,22 @@ class Partner:
     callback_url: str | None = None
     push_subscriptions: set[str] = field(default_factory=set)
 
+    @property
+    def delivery_url(self) -> str:
+        """Where its push messages go: its receiver, else the sandbox's inbox."""
+        return self.callback_url or inbox.address(inbox.PARTNERS, self.partner_id)
+
 
 @dataclass
 class Service:
     service_id: str
     service_key: str
     callback_url: str | None = None
+
+    @property
+    def delivery_url(self) -> str:
+        """Where its callbacks go: its receiver, else the sandbox's inbox."""
+        return self.callback_url or inbox.address(inbox.SERVICES, self.service_id)
 
 
 @dataclass

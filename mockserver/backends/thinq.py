@@ -84,14 +84,6 @@ class ThinqBackend:
                 "x-service-id and x-service-key do not name a registered service",
                 field="x-service-key",
             )
-        if not service.callback_url:
-            raise ApiError(
-                Err.BAD_REQUEST,
-                f"service {service.service_id} has no callback URL registered: set "
-                "callbackUrl in the scenario or PATCH /_sandbox/services/{serviceId}",
-                field="x-service-id",
-                vendor_code="1203",
-            )
         return service
 
     def user(self, access_token: str, country: str | None) -> User:

@@ -31,6 +31,7 @@ def build(runtime: Runtime) -> Starlette:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["P"] = PREFIX
     templates.env.filters["show"] = views.show_value
+    templates.env.filters["inbox_recipient"] = views.inbox_recipient
     feed = LiveFeed(runtime)
 
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:

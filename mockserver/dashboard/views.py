@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from mockserver import operations, scenario
+from mockserver.backends import inbox
 from mockserver.backends.devices import Device, DeviceInfo
 from mockserver.backends.sandbox import Sandbox
 from mockserver.callbacks import Delivery, DeliveryEngine
@@ -391,6 +392,15 @@ class DeliveryFilter:
             and (not self.kind or delivery.kind == self.kind)
             and (not self.status or delivery.status == self.status)
         )
+
+
+def inbox_recipient(url: str) -> str:
+    """'service X' or 'partner Y' for a delivery to the sandbox's inbox; '' for a URL."""
+    to = inbox.recipient(url)
+    if to is None:
+        return ""
+    kind, owner = to
+    return f"{'service' if kind == inbox.SERVICES else 'partner'} {owner}"
 
 
 def delivery_rows(

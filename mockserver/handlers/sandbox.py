@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
+from mockserver.backends import inbox
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
 
@@ -107,6 +108,22 @@ async def list_callbacks(
     found.reverse()  # newest first
     page = found[offset : offset + limit]
     return {"total": len(found), "items": [d.to_dict() for d in page]}, 200, {}
+
+
+async def list_inbox(
+    service_id: str | None = None,
+    partner_id: str | None = None,
+    request_id: str | None = None,
+    device_id: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Reply:
+    query = inbox.InboxQuery(service_id, partner_id, request_id, device_id, kind)
+    found = inbox.received(runtime().deliveries.journal.values(), query)
+    found.reverse()  # newest first
+    page = found[offset : offset + limit]
+    return {"total": len(found), "items": [inbox.item(d) for d in page]}, 200, {}
 
 
 async def redeliver_callback(delivery_id: str) -> Reply:

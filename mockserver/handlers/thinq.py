@@ -52,7 +52,7 @@ def _accept(service: Service, user: User, work: Work) -> Reply:
                 error=outcome.error,
             )
             engine.enqueue(
-                service.callback_url,
+                service.delivery_url,
                 body,
                 kind=outcome.push_type,
                 request_id=request_id,

@@ -21,7 +21,7 @@ from tests.api.test_thinq_async import (
     other_job_mode,
     thinq_headers,
 )
-from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, user_headers, wait_until
+from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, RunningServer, user_headers, wait_until
 
 
 def load_with_delivery(http: httpx.Client, url: str, **delivery: Any) -> None:
@@ -215,3 +215,43 @@ def test_user_push_subscribed_spelling_is_configurable(
     bodies = receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     assert {push_type(b) for b in bodies} == {"USER_PUSH_SUBSCRIBED"}
     assert all(thinq_problems(b) == [] for b in bodies)
+
+
+@pytest.mark.slow
+def test_resets_during_backoff_send_each_later_delivery_once_in_order(
+    http: httpx.Client, server: RunningServer
+) -> None:
+    """Resets while deliveries wait for their retry: none of them crosses a reset, and
+    the deliveries after the last one are delivered once each, in order per device."""
+    log_start = len(server.log())
+    with CallbackReceiver() as receiver:
+        receiver.behaviour.statuses = [503] * 1_000_000  # refuses until told otherwise
+        load_with_delivery(http, receiver.url, attempts=100, backoffInitial=0.1, backoffMax=0.3)
+        devices = kr_devices(http)
+        before: list[str] = []
+        for _ in range(8):
+            before.append(call_async(http, "POST", "status-async"))
+            time.sleep(0.25)  # attempted, refused: each lane waits for its retry timer
+            assert http.post("/_sandbox/reset").status_code == 200
+        # At once, while the old lanes' retry timers are due: the new lanes (same
+        # receiver, same devices) wait in backoff beside them, then the receiver accepts.
+        after = [call_async(http, "POST", "status-async") for _ in range(3)]
+        time.sleep(0.8)
+        receiver.behaviour.statuses.clear()
+        accepting = time.monotonic()
+        deadline = accepting + 10
+        while any(e["status"] != "delivered" for e in journal(http)):
+            assert time.monotonic() < deadline, journal(http)
+            time.sleep(0.05)
+        time.sleep(0.6)  # longer than any retry timer: a duplicate would arrive by now
+        answered = list(zip(receiver.received, receiver.answered, strict=True))
+    delivered = [r.body for r, status in answered if status == 200]
+    assert not [b for b in delivered if b["requestId"] in before]  # nothing crossed a reset
+    arrived: dict[str, list[str]] = {}
+    for body in delivered:
+        arrived.setdefault(body["response"]["deviceId"], []).append(body["requestId"])
+    assert arrived == {device_id: after for device_id in devices}  # once each, in order
+    entries = journal(http)
+    assert sorted(e["requestId"] for e in entries) == sorted(after * len(devices))
+    log = server.log()[log_start:]
+    assert "Traceback" not in log and "IndexError" not in log, log

@@ -312,12 +312,6 @@ def test_users_path_of_the_seed_is_not_served(http: httpx.Client) -> None:
     assert answer.status_code == 404 and answer.json()["responseCode"] == "1000"
 
 
-def test_service_without_callback_url_is_refused(http: httpx.Client) -> None:
-    http.patch(f"/_sandbox/services/{SERVICE}", json={"callbackUrl": None})
-    answer = http.post("/v2/devices/status-async", headers=thinq_headers())
-    assert answer.status_code == 400 and answer.json()["responseCode"] == "1203"
-
-
 def test_business_connect_push_subscription_delivers_to_the_partner(
     http: httpx.Client,
 ) -> None:

@@ -118,6 +118,11 @@ def test_every_message_type_reaches_the_sdk_client(
         "DEVICE_REGISTERED",
     }
     assert all(d["url"].startswith("mqtts://127.") and d["status"] == "delivered" for d in mqtt)
+    # And the dashboard's Callbacks page lists them like any delivery.
+    page = http.get("/_dashboard/callbacks/rows")
+    assert page.status_code == 200
+    assert f"/app/clients/{kr_client.client_id}/push" in page.text
+    assert "DEVICE_ALIAS_CHANGED" in page.text
 
 
 def test_only_subscribed_clients_hear_of_a_device(

@@ -246,6 +246,28 @@ def test_callback_attempts_show_and_redeliver_reaches_a_real_receiver(
         )
 
 
+def test_inbox_deliveries_show_delivered_with_their_bodies(http: httpx.Client, page: Any) -> None:
+    # The default scenario registers no receiver: callbacks go to the sandbox's inbox.
+    page.goto(f"/_dashboard/callbacks?device={KR_AC}")
+    headers = thinq_headers()
+    request_id = accepted(http.post("/v2/devices/status-async", headers=headers), headers)
+    row = page.locator("#callback-rows tr[data-delivery]").first
+    row.locator('[data-outcome="ok"]').wait_for(timeout=LIVE_WITHIN_MS)  # live, no reload
+    assert row.locator("[data-status]").inner_text().strip() == "delivered"
+    assert row.locator(".inbox").inner_text() == f"inbox of service {SERVICE}"
+    body = row.locator("pre[data-body]")
+    assert not body.is_visible()
+    row.locator("details.body summary").click()
+    shown = json.loads(body.inner_text())
+    # The body the page shows is the one the inbox received.
+    [item] = http.get(
+        "/_sandbox/inbox", params={"requestId": request_id, "deviceId": KR_AC}
+    ).json()["items"]
+    assert item["deliveryId"] == row.get_attribute("data-delivery")
+    assert shown == item["body"] and shown["requestId"] == request_id
+    assert shown["response"]["deviceId"] == KR_AC
+
+
 def test_fault_rule_added_in_the_ui_fails_the_next_matching_request(
     http: httpx.Client, page: Any
 ) -> None:

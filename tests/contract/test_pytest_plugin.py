@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +118,24 @@ def test_callback_receiver_gets_callbacks_and_survives_a_reset(
     assert callback_receiver.thinq_bodies() and not callback_receiver.bc_bodies()
 
 
+def test_without_a_receiver_a_client_test_reads_its_callbacks_from_the_inbox(
+    sandbox: Sandbox,
+) -> None:
+    answer = httpx.post(
+        f"{sandbox.thinq_url}/devices/profile-async", headers=sandbox.thinq_headers()
+    )
+    assert answer.status_code == 202, answer.text
+    request_id = answer.json()["requestId"]
+    owned = {d["deviceId"] for d in sandbox.devices(owner=sandbox.credentials.user_number)}
+    deadline = time.monotonic() + 10
+    while len(items := sandbox.inbox(requestId=request_id)) < len(owned):
+        assert time.monotonic() < deadline, items
+        time.sleep(0.05)
+    assert {i["deviceId"] for i in items} == owned
+    assert {i["serviceId"] for i in items} == {sandbox.credentials.service_id}
+    assert {i["body"]["response"]["pushType"] for i in items} == {"DEVICE_PROFILE"}
+
+
 def test_callback_receiver_gives_the_urls_back(lg_sandbox: Sandbox) -> None:
     lg_sandbox.reset()
     receiver = SandboxReceiver().start()
@@ -126,8 +145,9 @@ def test_callback_receiver_gives_the_urls_back(lg_sandbox: Sandbox) -> None:
     finally:
         receiver.stop()
     state = lg_sandbox.state()
-    assert state["services"][0]["callbackUrl"] == "http://127.0.0.1:9000/thinq"
-    assert state["partners"][0]["callbackUrl"] == "http://127.0.0.1:9000/lg"
+    # The default scenario names no receiver: each gets the sandbox's inbox back.
+    assert [s["callbackUrl"] for s in state["services"]] == [None]
+    assert [p["callbackUrl"] for p in state["partners"]] == [None, None]
 
 
 def test_fixture_names_leave_the_projects_own_alone() -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.doc_blocks import REPO, run_doc_block
-from tests.support import OFFICE_AC, RunningServer, free_port
+from tests.support import OFFICE_AC, RunningServer
 
 pytestmark = pytest.mark.e2e
 
@@ -44,14 +44,12 @@ def test_dr_lifecycle_then_a_second_partner(http: httpx.Client, server: RunningS
 
 
 def test_remote_control_off_meets_2301(http: httpx.Client, server: RunningServer) -> None:
-    port = free_port()
-    run = run_doc_block(
-        "docs/reproducing.md", "remote-control-off", sandbox=server.base_url, receiver_port=port
-    ).check()
-    assert run.stdout.strip().splitlines()[-1] == "2301", run.explain()
+    run = run_doc_block("docs/reproducing.md", "remote-control-off", sandbox=server.base_url)
+    assert run.check().stdout.strip().splitlines()[-1] == "2301", run.explain()
     assert '"statusCode":202' in run.stdout.replace(" ", "")
-    [receiver_log] = run.background
-    assert "/thinq DEVICE_CONTROL" in receiver_log  # the refusal reached the receiver
+    # No receiver: the refusal was delivered to the sandbox's inbox, body and all.
+    [item] = http.get("/_sandbox/inbox", params={"kind": "DEVICE_CONTROL"}).json()["items"]
+    assert item["body"]["responseCode"] == "2301" and item["serviceId"] == "acme-thinq-service"
 
 
 def test_an_expired_token_then_the_clock_given_back(
@@ -96,6 +94,16 @@ def test_control_commands(http: httpx.Client, server: RunningServer) -> None:
     assert office["online"] is True
     assert office["status"]["temperature"]["currentTemperature"] == 22
     assert http.get("/_sandbox/clock").json()["frozen"] is False
+
+
+def test_the_inbox_page_reads_a_callback_back(http: httpx.Client, server: RunningServer) -> None:
+    run = run_doc_block("docs/control-api.md", "inbox", sandbox=server.base_url).check()
+    device, push_type = run.stdout.split()
+    owned = {d["deviceId"] for d in http.get("/_sandbox/state").json()["devices"]}
+    assert device in owned and push_type == "DEVICE_PROFILE"
+    [delivery] = http.get("/_sandbox/callbacks", params={"deviceId": device}).json()["items"]
+    assert delivery["url"] == "/_sandbox/inbox/services/acme-thinq-service"
+    assert delivery["status"] == "delivered"
 
 
 def test_add_device(http: httpx.Client, server: RunningServer) -> None:

@@ -199,3 +199,28 @@ class ChannelApi(AuthorityApi):
 
     async def async_get_route(self) -> dict[str, Any]:
         return {"mqttServer": self.channel.route_url}
+
+
+def test_the_ca_and_the_address_outlive_a_restart_with_the_state_file(tmp_path: Path):
+    """A client certified before a restart trusts, and is trusted by, the broker after
+    it: the authority is kept in FILE.mqtt, the address tried first again."""
+    state = tmp_path / "state.db"
+    first = start_server(tmp_path, "--state-file", str(state))
+    try:
+        before = httpx.get(f"{first.base_url}/_sandbox/mqtt").json()
+        ca_before = httpx.get(f"{first.base_url}/_sandbox/mqtt/ca.pem").text
+    finally:
+        stop_server(first)
+    again = start_server(tmp_path, "--state-file", str(state))
+    try:
+        after = httpx.get(f"{again.base_url}/_sandbox/mqtt").json()
+        assert httpx.get(f"{again.base_url}/_sandbox/mqtt/ca.pem").text == ca_before
+        assert after["mqttServer"] == before["mqttServer"]
+        authority = Authority.kept_in(Path(f"{state}.mqtt"))
+        client = sdk_client(again, authority, "e2e-after-restart", ca_before).start()
+        try:
+            assert client.sdk_client.is_connected
+        finally:
+            client.stop()
+    finally:
+        stop_server(again)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from contract_tests.receiver import CallbackReceiver
 from lgspecs.data import default_scenario
 from mockserver.cli import listen
-from tests.api.test_thinq_async import call_async, kr_devices
+from tests.api.test_inbox import wait_for_inbox
+from tests.api.test_thinq_async import call_async, kr_devices, thinq_headers
 from tests.support import (
     KR_TOKEN,
     PARTNER_KEY,
@@ -34,12 +37,13 @@ SERVICE, SERVICE_KEY = "acme-thinq-service", "acme-thinq-service-key"
 def test_the_banner_names_every_api_the_credentials_and_where_callbacks_go(
     tmp_path: Path,
 ) -> None:
+    silent = f"http://127.0.0.1:{free_port()}/thinq"  # a port nothing listens on
     with CallbackReceiver() as listening:  # the partner's URL will have a listener
+        document = yaml.safe_load(default_scenario().read_text(encoding="utf-8"))
+        document["partners"][0]["callbackUrl"] = f"{listening.url}/lg"
+        document["services"][0]["callbackUrl"] = silent
         scenario = tmp_path / "scenario.yaml"
-        default = default_scenario().read_text(encoding="utf-8")
-        scenario.write_text(
-            default.replace("http://127.0.0.1:9000/lg", f"{listening.url}/lg"), encoding="utf-8"
-        )
+        scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
         server = start_server(tmp_path, "--scenario", str(scenario))
         try:
             banner = server.log()
@@ -55,12 +59,26 @@ def test_the_banner_names_every_api_the_credentials_and_where_callbacks_go(
         f"X-Api-Key {PARTNER_KEY}  X-Api-Secret {PARTNER_SECRET}",
         f"x-service-id {SERVICE}  x-service-key {SERVICE_KEY}",
         f"Authorization: Bearer {KR_TOKEN}",
-        # Nothing listens on the default receiver port in a test run; the partner's does.
-        f"ThinQ service {SERVICE}: http://127.0.0.1:9000/thinq  (nothing listens there now)",
+        f"ThinQ service {SERVICE}: {silent}  (nothing listens there now)",
         f"partner acme-energy: {listening.url}/lg\n",
-        f"lgmock receiver --port N --register {base}",
+        "partner viewer-co: this sandbox's inbox\n",  # no callbackUrl in the scenario
+        f"read the inbox: GET {base}/_sandbox/inbox",
+        f"lgmock receiver --register {base}",
     ):
         assert line in banner, f"{line!r} not in:\n{banner}"
+
+
+def test_the_default_banner_sends_every_callback_to_the_inbox(server: RunningServer) -> None:
+    banner = server.log()
+    base = server.base_url
+    for line in (
+        f"ThinQ service {SERVICE}: this sandbox's inbox\n",
+        "partner acme-energy: this sandbox's inbox\n",
+        "partner viewer-co: this sandbox's inbox\n",
+        f"read the inbox: GET {base}/_sandbox/inbox",
+    ):
+        assert line in banner, f"{line!r} not in:\n{banner}"
+    assert "9000" not in banner
 
 
 def test_every_swagger_ui_the_banner_names_is_served(server: RunningServer) -> None:
@@ -87,21 +105,21 @@ def test_a_busy_port_fails_fast_before_the_banner() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_receiver_register_points_callbacks_at_itself_and_gives_them_back(
-    tmp_path: Path,
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_receiver_register_takes_a_free_port_and_gives_the_inbox_back(
+    tmp_path: Path, stop: signal.Signals
 ) -> None:
     server = start_server(tmp_path)
-    port = free_port()
-    log = (tmp_path / "receiver.log").open("w")
-    receiver = subprocess.Popen(
-        [*lgmock_command(), "receiver", "--port", str(port), "--register", server.base_url],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log_path = tmp_path / "receiver.log"
+    receiver = _receiver(log_path, "--register", server.base_url)  # no --port
     try:
         with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            wait_for_line(tmp_path / "receiver.log", "Ctrl-C to stop", receiver)
+            wait_for_line(log_path, "Ctrl-C to stop", receiver)
+            started = re.search(
+                r"lgmock receiver on http://127\.0\.0\.1:(\d+),", log_path.read_text()
+            )
+            assert started, log_path.read_text()
+            port = int(started.group(1))
             state = http.get("/_sandbox/state").json()
             assert {s["callbackUrl"] for s in state["services"]} == {
                 f"http://127.0.0.1:{port}/thinq"
@@ -109,20 +127,65 @@ def test_receiver_register_points_callbacks_at_itself_and_gives_them_back(
             assert {p["callbackUrl"] for p in state["partners"]} == {f"http://127.0.0.1:{port}/bc"}
             request_id = call_async(http, "POST", "status-async")
             owned = len(kr_devices(http))
-            wait_for_line(tmp_path / "receiver.log", f"requestId={request_id}", receiver, owned)
-            receiver.send_signal(signal.SIGTERM)
+            wait_for_line(log_path, f"requestId={request_id}", receiver, owned)
+            receiver.send_signal(stop)
             assert receiver.wait(timeout=30) == 0
             after = http.get("/_sandbox/state").json()
-        assert [s["callbackUrl"] for s in after["services"]] == ["http://127.0.0.1:9000/thinq"]
-        assert [p.get("callbackUrl") for p in after["partners"]] == [
-            "http://127.0.0.1:9000/lg",
-            None,
-        ]
-        assert "callback URLs given back" in (tmp_path / "receiver.log").read_text()
+            # Exactly what was replaced: no callbackUrl, the sandbox's inbox.
+            assert [s["callbackUrl"] for s in after["services"]] == [None]
+            assert [p.get("callbackUrl") for p in after["partners"]] == [None, None]
+            again = call_async(http, "POST", "status-async")
+            inbox = wait_for_inbox(http, owned, requestId=again)
+            assert {i["serviceId"] for i in inbox} == {SERVICE}
+        assert "callback URLs given back" in log_path.read_text()
     finally:
         if receiver.poll() is None:
             receiver.kill()
         stop_server(server)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_receiver_on_the_port_the_scenario_names_gives_that_url_back(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    # The README's old example: the scenario's callback URL was the receiver's own
+    # (port 9000, path /thinq). Stopping the receiver set it to null, and every ThinQ
+    # call was refused 1203 until a reset.
+    port = free_port()
+    document = yaml.safe_load(default_scenario().read_text(encoding="utf-8"))
+    document["services"][0]["callbackUrl"] = f"http://127.0.0.1:{port}/thinq"
+    document["partners"][0]["callbackUrl"] = f"http://127.0.0.1:{port}/lg"
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump(document), encoding="utf-8")
+    server = start_server(tmp_path, "--scenario", str(scenario))
+    log_path = tmp_path / "receiver.log"
+    receiver = _receiver(log_path, "--port", str(port), "--register", server.base_url)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            wait_for_line(log_path, "Ctrl-C to stop", receiver)
+            receiver.send_signal(stop)
+            assert receiver.wait(timeout=30) == 0
+            after = http.get("/_sandbox/state").json()
+            assert [s["callbackUrl"] for s in after["services"]] == [
+                f"http://127.0.0.1:{port}/thinq"
+            ]
+            assert [p.get("callbackUrl") for p in after["partners"]] == [
+                f"http://127.0.0.1:{port}/lg",
+                None,
+            ]
+            answer = http.post("/v2/devices/status-async", headers=thinq_headers())
+            assert answer.status_code == 202, answer.text  # not 400 1203
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+        stop_server(server)
+
+
+def _receiver(log_path: Path, *args: str) -> subprocess.Popen:
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [*lgmock_command(), "receiver", *args], stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def test_receiver_register_refuses_what_is_not_a_sandbox() -> None:
