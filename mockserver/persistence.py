@@ -5,7 +5,7 @@ What it keeps:
 - ``base``: the scenario last loaded (what a reset goes back to), written once per load;
 - ``devices`` and ``families``: what changed over it, one row per changed device and one
   per changed entity family (partners, users, ...), never a whole snapshot;
-- ``dr_pieces``: the DR family by the piece (``backends/dr_pieces``: its head, each
+- ``dr_pieces``: the DR family by the piece (``backends/dr/pieces.py``: its head, each
   event, each member's series and control, each data file), so a change writes what it
   touched, not the ~50 MB of an event over a 100,000-device fleet;
 - ``deliveries``: every callback delivery with its status and attempts, so what was

@@ -38,7 +38,7 @@ from mockserver.backends.connect import EventSubscription as ConnectEventSubscri
 from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_status
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
-from mockserver.clock import SandboxClock
+from mockserver.clock import ClockRangeError, SandboxClock, check_instant
 from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
@@ -308,10 +308,14 @@ def _build(prepared: Prepared, problems: list[str]) -> Sandbox:
     document = copy.deepcopy(prepared.document)
     source = prepared.source
     clock_spec = document.get("clock") or {}
-    clock = SandboxClock(
-        datetime.fromisoformat(clock_spec["now"]) if clock_spec.get("now") else None,
-        frozen=bool(clock_spec.get("frozen", False)),
-    )
+    start = datetime.fromisoformat(clock_spec["now"]) if clock_spec.get("now") else None
+    if start is not None:
+        try:
+            start = check_instant(start)
+        except ClockRangeError as exc:
+            problems.append(f"{source}: $.clock.now: {exc}")
+            start = None
+    clock = SandboxClock(start, frozen=bool(clock_spec.get("frozen", False)))
     sandbox = Sandbox(
         seed=prepared.fleet.seed, name=document.get("name", ""), clock=clock, fleet=prepared.fleet
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
 from mockserver.backends import inbox
+from mockserver.clock import ClockRangeError, check_advance, check_instant
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
 
@@ -74,6 +75,14 @@ async def get_clock() -> Reply:
     return runtime().sandbox.clock.to_dict(), 200, {}
 
 
+def _in_clock_range(check: Callable[..., object], name: str, *args: Any) -> None:
+    """``check(*args)``, its ClockRangeError refused as the body's field ``name``."""
+    try:
+        check(*args)
+    except ClockRangeError as exc:
+        raise ApiError(Err.INVALID_BODY, f"{name}: {exc}", field=f"body.{name}") from exc
+
+
 async def set_clock(body: dict[str, Any]) -> Reply:
     moment = None
     if "set" in body:
@@ -81,12 +90,15 @@ async def set_clock(body: dict[str, Any]) -> Reply:
             moment = datetime.fromisoformat(body["set"])
         except ValueError as exc:
             raise ApiError(Err.INVALID_BODY, f"set: {exc}", field="body.set") from exc
-    freeze = body.get("freeze")
+        _in_clock_range(check_instant, "set", moment)
     sandbox = runtime().sandbox
+    advance = float(body["advance"]) if "advance" in body else None
+    if advance is not None:
+        _in_clock_range(check_advance, "advance", moment or sandbox.clock.now(), advance)
+    # Every value is checked before any is applied: a refused call changes nothing.
+    freeze = body.get("freeze")
     sandbox.set_clock(
-        at=moment,
-        advance=float(body["advance"]) if "advance" in body else None,
-        freeze=freeze if isinstance(freeze, bool) else None,
+        at=moment, advance=advance, freeze=freeze if isinstance(freeze, bool) else None
     )
     return sandbox.clock.to_dict(), 200, {}
 
