@@ -38,6 +38,7 @@ import aiohttp
 from mockserver import json_codec
 from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
+from mockserver.delivery_settings import DeliverySettings
 from mockserver.faults import FaultRules
 from mockserver.wire import iso_timestamp
 
@@ -51,17 +52,6 @@ REORDER_WAIT = 0.5  # seconds a "reorder" message waits for a message to overtak
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    attempts: int = 5
-    backoff_initial: float = 0.2  # seconds before the first retry; doubles each time
-    backoff_max: float = 5.0
-    connect_timeout: float = 2.0
-    read_timeout: float = 5.0
-    concurrency: int = 64  # lanes delivered at once (fixed when the engine starts)
-    journal_cap: int = 100_000  # deliveries kept; the oldest finished ones go first
 
 
 @dataclass
