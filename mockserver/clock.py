@@ -9,6 +9,17 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+# The instants the sandbox clock may show. Every duration the sandbox adds to "now"
+# (24-hour tokens, subscriptions, DR windows, appliance cycles) must stay inside what
+# datetime holds (year 9999): the clock stops a thousand years short of that. Before the
+# epoch, instants in milliseconds (DR, ThinQ timestamps) would be negative.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class ClockRangeError(ValueError):
+    """An instant outside EARLIEST..LATEST; the message says which bound."""
+
 
 class SandboxClock:
     def __init__(self, start: datetime | None = None, *, frozen: bool = False) -> None:
@@ -31,11 +42,13 @@ class SandboxClock:
     def advance(self, seconds: float) -> datetime:
         if seconds < 0:
             raise ValueError("the sandbox clock only moves forward; use set() to go back")
-        self._rebase(self.now() + timedelta(seconds=seconds))
+        now = self.now()
+        check_advance(now, seconds)
+        self._rebase(now + timedelta(seconds=seconds))
         return self.now()
 
     def set(self, moment: datetime) -> datetime:
-        self._rebase(_utc(moment))
+        self._rebase(check_instant(moment))
         return self.now()
 
     def freeze(self) -> None:
@@ -52,6 +65,26 @@ class SandboxClock:
 
     def to_dict(self) -> dict[str, object]:
         return {"now": self.now().isoformat(), "frozen": self._frozen}
+
+
+def check_instant(moment: datetime) -> datetime:
+    """``moment`` in UTC if the clock may show it, else ClockRangeError."""
+    moment = _utc(moment)
+    if not EARLIEST <= moment < LATEST:
+        raise ClockRangeError(
+            f"{moment.isoformat()} is outside {EARLIEST.isoformat()} .. "
+            f"{LATEST.isoformat()}, the instants the sandbox clock shows"
+        )
+    return moment
+
+
+def check_advance(start: datetime, seconds: float) -> None:
+    """ClockRangeError if ``seconds`` after ``start`` is past LATEST (or not a number)."""
+    if not seconds <= (LATEST - _utc(start)).total_seconds():  # NaN fails this too
+        raise ClockRangeError(
+            f"{seconds} s after {start.isoformat()} is past {LATEST.isoformat()}, "
+            "the latest instant the sandbox clock shows"
+        )
 
 
 def _utc(moment: datetime) -> datetime:

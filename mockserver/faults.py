@@ -205,7 +205,8 @@ def parse_prefer(value: str | None, api: Api) -> Preference:
                 )
             error = raw
         elif name == "delay":
-            if not raw.isdigit() or int(raw) > MAX_DELAY_MS:
+            # ASCII digits only: isdigit() is true of "²" too, which int() refuses.
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_DELAY_MS:
                 raise ApiError(
                     Err.INVALID_HEADER,
                     f"Prefer: delay takes milliseconds, 0..{MAX_DELAY_MS}",

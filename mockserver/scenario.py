@@ -39,7 +39,7 @@ from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_sta
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
 from mockserver.callbacks import DeliverySettings
-from mockserver.clock import SandboxClock
+from mockserver.clock import ClockRangeError, SandboxClock, check_instant
 from mockserver.errors import ApiError
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
 
@@ -308,10 +308,14 @@ def _build(prepared: Prepared, problems: list[str]) -> Sandbox:
     document = copy.deepcopy(prepared.document)
     source = prepared.source
     clock_spec = document.get("clock") or {}
-    clock = SandboxClock(
-        datetime.fromisoformat(clock_spec["now"]) if clock_spec.get("now") else None,
-        frozen=bool(clock_spec.get("frozen", False)),
-    )
+    start = datetime.fromisoformat(clock_spec["now"]) if clock_spec.get("now") else None
+    if start is not None:
+        try:
+            start = check_instant(start)
+        except ClockRangeError as exc:
+            problems.append(f"{source}: $.clock.now: {exc}")
+            start = None
+    clock = SandboxClock(start, frozen=bool(clock_spec.get("frozen", False)))
     sandbox = Sandbox(
         seed=prepared.fleet.seed, name=document.get("name", ""), clock=clock, fleet=prepared.fleet
     )
@@ -570,7 +574,10 @@ def _load_connect(sandbox: Sandbox, spec: dict[str, Any]) -> None:
     connect = sandbox.connect
     for item in spec.get("clients", []):
         connect.clients[item["clientId"]] = ConnectClient(
-            item["clientId"], item["userNumber"], item["type"], item["serviceCode"],
+            item["clientId"],
+            item["userNumber"],
+            item["type"],
+            item["serviceCode"],
             item["deviceType"],
         )
     for item in spec.get("pushSubscriptions", []):

@@ -38,6 +38,10 @@ def compile_schema(schema: dict[str, Any]) -> Any:
     return RequestValidator(schema, format_checker=RequestValidator.FORMAT_CHECKER)
 
 
+# RFC 8259, section 2: the only characters a JSON text may have around its value.
+JSON_WHITESPACE = " \t\n\r"
+
+
 class CompiledSchema:
     """A schema compiled twice: jsonschema_rs answers "valid?" in a fraction of a
     microsecond; jsonschema, about fifteen times slower, says what is wrong and has
@@ -129,7 +133,9 @@ class JSONBodyCheck:
             raise ApiError(
                 Err.INVALID_BODY, f"request body is not valid {encoding}", field="body"
             ) from exc
-        if not text.strip():
+        # JSON's own whitespace only: str.strip() also takes \x1c-\x1f, \x85, NBSP and
+        # the like, which would let a body of them pass for no body at all.
+        if not text.strip(JSON_WHITESPACE):
             return ABSENT
         try:
             return json_codec.loads(text)

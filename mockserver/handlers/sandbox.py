@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
 from mockserver.backends import inbox
+from mockserver.clock import ClockRangeError, check_advance, check_instant
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
 
@@ -74,6 +75,14 @@ async def get_clock() -> Reply:
     return runtime().sandbox.clock.to_dict(), 200, {}
 
 
+def _in_clock_range(check: Callable[..., object], name: str, *args: Any) -> None:
+    """``check(*args)``, its ClockRangeError refused as the body's field ``name``."""
+    try:
+        check(*args)
+    except ClockRangeError as exc:
+        raise ApiError(Err.INVALID_BODY, f"{name}: {exc}", field=f"body.{name}") from exc
+
+
 async def set_clock(body: dict[str, Any]) -> Reply:
     clock = runtime().sandbox.clock
     moment = None
@@ -82,6 +91,10 @@ async def set_clock(body: dict[str, Any]) -> Reply:
             moment = datetime.fromisoformat(body["set"])
         except ValueError as exc:
             raise ApiError(Err.INVALID_BODY, f"set: {exc}", field="body.set") from exc
+        _in_clock_range(check_instant, "set", moment)
+    if "advance" in body:
+        _in_clock_range(check_advance, "advance", moment or clock.now(), float(body["advance"]))
+    # Every value is checked before any is applied: a refused call changes nothing.
     # Freeze first and release last, so `{"set": T, "freeze": true}` reads exactly T.
     if body.get("freeze") is True:
         clock.freeze()
@@ -295,14 +308,18 @@ def _push_channel() -> PushChannel:
 async def get_mqtt() -> Reply:
     channel = _push_channel()
     broker = channel.broker
-    return {
-        "running": broker is not None,
-        "mqttServer": channel.route_url if broker else None,
-        "address": broker.address if broker else None,
-        "ports": list(broker.claim.ports) if broker else [],
-        "caUrl": "/_sandbox/mqtt/ca.pem",
-        "offReason": channel.off,
-    }, 200, {}
+    return (
+        {
+            "running": broker is not None,
+            "mqttServer": channel.route_url if broker else None,
+            "address": broker.address if broker else None,
+            "ports": list(broker.claim.ports) if broker else [],
+            "caUrl": "/_sandbox/mqtt/ca.pem",
+            "offReason": channel.off,
+        },
+        200,
+        {},
+    )
 
 
 async def get_mqtt_ca() -> Reply:

@@ -153,3 +153,79 @@ def test_journal_and_report_still_work_after_hostile_bodies(
     # the report could not read the journal.
     assert report.returncode == 1, report.stdout + report.stderr
     assert "4102" in report.stdout
+
+
+# Characters Python's str.strip() takes for whitespace and JSON does not (RFC 8259 allows
+# space, tab, CR and LF only): a body of them is not "no body", it is not JSON.
+NOT_JSON_WHITESPACE = ["\x1f", "\x1c\x1d\x1e", "\x0b", "\x0c", "\x85", "\u00a0", "\u2028", "\u3000"]
+
+
+@pytest.mark.parametrize("text", NOT_JSON_WHITESPACE)
+def test_a_body_of_whitespace_json_does_not_know_is_refused(
+    hostile: httpx.Client, text: str
+) -> None:
+    # event-async takes an optional body: the one that used to answer 202.
+    everywhere = [*targets(hostile), ("/v2/devices/event-async", thinq_headers(), "thinq")]
+    for path, headers, envelope in everywhere:
+        answer = hostile.post(
+            path,
+            content=text.encode(),
+            headers={
+                **headers,
+                "Content-Type": "application/json",
+                "X-Message-Id": new_message_id(),
+            },
+        )
+        assert_refused(answer, envelope, "not valid JSON")
+
+
+def test_json_whitespace_is_still_no_body_where_the_body_is_optional(
+    hostile: httpx.Client,
+) -> None:
+    answer = hostile.post(
+        "/v2/devices/event-async",
+        content=b" \r\n\t",
+        headers={**thinq_headers(), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 202, answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"advance": 2.5e71}, "advance"),
+        ({"advance": 1e11 + 1}, "advance"),
+        # Within the spec's maximum, but past 9000-01-01 from the instant set.
+        ({"set": "8000-01-01T00:00:00+00:00", "advance": 9e10}, "advance"),
+        ({"set": "8999-12-31T23:00:00+00:00", "advance": 7200}, "advance"),
+        ({"set": "9999-12-31T23:59:59+00:00"}, "set"),
+        ({"set": "0001-01-01T00:00:00+00:00", "freeze": True}, "set"),
+        ({"set": "1969-12-31T23:59:59+00:00"}, "set"),
+    ],
+)
+def test_a_clock_out_of_range_is_refused_naming_the_field_and_changes_nothing(
+    hostile: httpx.Client, body: dict, field: str
+) -> None:
+    before = hostile.post("/_sandbox/clock", json={"freeze": True}).json()
+    answer = hostile.post("/_sandbox/clock", json=body)
+    assert_refused(answer, "sandbox", field)
+    assert hostile.get("/_sandbox/clock").json() == before  # frozen, and not moved
+    hostile.post("/_sandbox/clock", json={"freeze": False})
+    assert hostile.get("/_sandbox/health").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["\xb2", "1\xb3", "\xb9"])  # ², 1³, ¹ in latin-1
+def test_a_prefer_delay_of_digits_int_refuses_is_a_400(hostile: httpx.Client, value: str) -> None:
+    headers = {**thinq_headers(), "Prefer": f"delay={value}".encode("latin-1")}
+    answer = hostile.post("/v2/devices/status-async", headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert "Prefer: delay takes milliseconds" in answer.text
+
+
+def test_a_scenario_whose_clock_is_out_of_range_is_refused(hostile: httpx.Client) -> None:
+    state = hostile.get("/_sandbox/state").json()
+    state["clock"] = {"now": "9999-12-31T23:59:59+00:00", "frozen": False}
+    answer = hostile.post("/_sandbox/scenario", json=state)
+    assert answer.status_code == 400, answer.text
+    assert any("$.clock.now" in problem for problem in answer.json()["error"]["problems"])
+    assert hostile.get("/_sandbox/health").status_code == 200
