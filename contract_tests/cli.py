@@ -24,9 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _mark_parser(kit)
     # `lgmock record` is the kit's too (it judges by the kit's checks), so the kit's one
     # entry point registers it: a new command group needs no reinstall of the metadata.
+    from contract_tests.receiver_cli import register as register_receiver
     from contract_tests.record.cli import register as register_record
 
     register_record(commands)
+    register_receiver(commands)
 
 
 # ------------------------------------------------------------------------- report
@@ -173,10 +175,17 @@ def _server_parser(kit: argparse._SubParsersAction) -> None:
         help="server under test, e.g. http://127.0.0.1:8080 (env LGMOCK_BASE_URL)",
     )
     server.add_argument(
-        "--api", choices=["bc", "thinq", "all"], default="all", help="what to test (default all)"
+        "--api",
+        choices=["bc", "thinq", "connect", "all"],
+        default="all",
+        help="what to test (default all: Business Connect, ThinQ asynchronous, ThinQ Connect)",
     )
     server.add_argument("--bc-url", help="Business Connect base URL (default: BASE/bc)")
     server.add_argument("--thinq-url", help="ThinQ base URL (default: BASE)")
+    server.add_argument(
+        "--connect-url",
+        help="ThinQ Connect base URL (default: BASE/connect; LG's: https://api-kic.lgthinq.com)",
+    )
     _credential_options(server)
     tuning = server.add_argument_group("generation (keep CI bounded)")
     tuning.add_argument(
@@ -263,6 +272,7 @@ def _run_server(args: argparse.Namespace) -> int:
         credentials=Credentials.resolve(vars(args)),
         bc_url=args.bc_url,
         thinq_url=args.thinq_url,
+        connect_url=args.connect_url,
         conformance=ConformanceOptions(
             max_examples=args.max_examples,
             max_time=args.max_time,

@@ -263,6 +263,15 @@ def build(
 # ------------------------------------------------------------------------- rendering
 
 
+def coverage(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The dashboard's coverage page: the report of the whole journal, no thresholds.
+
+    The `coverage` entry point of the group `lgmock.reports` (pyproject.toml), through
+    which the server's dashboard reaches the kit without importing it.
+    """
+    return as_json(build(entries), Thresholds())
+
+
 def as_json(report: ClientReport, thresholds: Thresholds) -> dict[str, Any]:
     failures = report.failures(thresholds)
 

@@ -27,6 +27,7 @@ from contract_tests import contracts
 from contract_tests.contracts import new_message_id, user_agent
 from contract_tests.lgapi import LgApi
 from contract_tests.report import Finding, Outcome, Report, Status
+from contract_tests.thinq_connect import CONNECT_CLIENT_ID, SDK_API_KEY
 
 Progress = Callable[[str], None]
 
@@ -73,17 +74,18 @@ class ConformanceOptions:
 
 @dataclass
 class ApiUnderTest:
-    name: str  # "bc" | "thinq"
+    name: str  # "bc" | "thinq" | "connect"
     document: dict[str, Any]
     base_url: str
 
 
 def api_under_test(name: str, api: LgApi) -> ApiUnderTest:
     if name not in contracts.APIS:
-        raise ValueError(f"unknown API {name!r}: use bc or thinq")
+        raise ValueError(f"unknown API {name!r}: use {', '.join(contracts.APIS)}")
     # A fresh copy: schemathesis may annotate the document it is given.
     document = copy.deepcopy(contracts.contract(name).document)
-    return ApiUnderTest(name, document, api.bc_url if name == "bc" else api.thinq_url)
+    urls = {"bc": api.bc_url, "thinq": api.thinq_url, "connect": api.connect_url}
+    return ApiUnderTest(name, document, urls[name])
 
 
 def run(
@@ -111,8 +113,25 @@ def run(
             report.notes.append(
                 f"{target.name}: schemathesis stopped after --max-time {options.max_time:g} s"
             )
-    for outcome in collector.outcomes():
+    outcomes = collector.outcomes()
+    for outcome in outcomes:
         report.add(outcome)
+    # An operation schemathesis never reported (its engine gave up on it, or the time ran
+    # out) is in the report too, as untested: silence must not read as a pass.
+    reported = {outcome.name for outcome in outcomes}
+    for operation in contracts.contract(target.name).operations:
+        selected = not options.include or operation.operation_id in options.include
+        if operation.label in reported or not selected or operation.operation_id in options.exclude:
+            continue
+        report.add(
+            Outcome(
+                target.name,
+                operation.label,
+                "schemathesis",
+                Status.SKIPPED,
+                note="schemathesis ran no test case of it (see its errors in this report)",
+            )
+        )
 
 
 def check_options(options: ConformanceOptions) -> None:
@@ -185,21 +204,28 @@ def _install_credentials(schema: Any, api_name: str, api: LgApi) -> None:
     credentials = api.credentials
     agent = user_agent()
     token = _TokenCache(api) if api_name == "bc" else None
-    fixed = (
-        {
+    fixed = {
+        "bc": {
             "x-api-key": credentials.api_key,
             "x-api-secret": credentials.api_secret,
             "authorization": f"Bearer {credentials.user_token}",
             "x-country-code": credentials.country,
-        }
-        if api_name == "bc"
-        else {
+        },
+        "thinq": {
             "authorization": f"Bearer {credentials.user_token}",
             "x-country-code": credentials.country,
             "x-service-id": credentials.service_id,
             "x-service-key": credentials.service_key,
-        }
-    )
+        },
+        # What LG's thinqconnect SDK sends (its published key, the user's PAT).
+        "connect": {
+            "authorization": f"Bearer {credentials.pat}",
+            "x-country": credentials.country,
+            "x-client-id": CONNECT_CLIENT_ID,
+            "x-api-key": SDK_API_KEY,
+            "x-service-phase": "OP",
+        },
+    }[api_name]
 
     class Credentials:
         def get(self, case: Any, context: Any) -> str | None:
@@ -266,6 +292,7 @@ class _Collector:
         self.options = options
         self.progress = progress
         self.operations: dict[str, _Operation] = {}
+        self.documented = {operation.label for operation in contracts.contract(api_name).operations}
         self.errors: list[Outcome] = []
         self.stateful_scenarios = 0
         self.stateful_failed = 0
@@ -302,10 +329,19 @@ class _Collector:
             # chain, which is a consequence of the selection, not a defect of the server.
             self.progress(f"[{self.api_name}] stateful: no links among the selected operations")
         elif isinstance(event, events.NonFatalError):
-            outcome = Outcome(self.api_name, event.label, "schemathesis", Status.ERROR)
-            outcome.findings.append(Finding("schemathesis", event.info.title, event.info.message))
-            outcome.note = event.info.title
-            self.errors.append(outcome)
+            finding = Finding("schemathesis", event.info.title, event.info.message)
+            if event.label in self.documented:
+                # The operation's own outcome carries it: one line per operation, and an
+                # operation whose answer could not be read never reads as passed.
+                outcome = self.operation(event.label).outcome
+                if outcome.status is not Status.FAILED:
+                    outcome.status = Status.ERROR
+            else:
+                outcome = Outcome(self.api_name, event.label, "schemathesis", Status.ERROR)
+                self.errors.append(outcome)
+            if all(existing.key() != finding.key() for existing in outcome.findings):
+                outcome.findings.append(finding)
+            outcome.note = outcome.note or event.info.title
             self.progress(f"[{self.api_name}] ERROR {event.label}: {event.info.title}")
         elif isinstance(event, events.FatalError):
             outcome = Outcome(self.api_name, "schemathesis engine", "schemathesis", Status.ERROR)

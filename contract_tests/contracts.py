@@ -1,8 +1,9 @@
-"""The kit's oracle: the two vendor specs and what they document, nothing of the server's.
+"""The kit's oracle: the vendor specs and what they document, nothing of the server's.
 
 Everything the kit judges by comes from the documents in ``openapi/`` (the repaired
-Business Connect spec, the ThinQ asynchronous spec) through ``lgspecs`` (the loader, the
-mount table and the parsing of their code tables), which the server reads too. The kit
+Business Connect spec, the ThinQ asynchronous spec, the ThinQ Connect spec) through
+``lgspecs`` (the loader, the mount table and the parsing of their code tables), which
+the server reads too. The kit
 never imports the server, nor reads its catalogues, so a wrong constant in the server is caught here
 rather than agreed with. ``tests/contract/test_independence.py`` enforces it.
 """
@@ -18,7 +19,7 @@ from typing import Any
 from lgspecs import mounts, tables
 from lgspecs.tables import DocumentedOperation
 
-APIS = ("bc", "thinq")
+APIS = ("bc", "thinq", "connect")
 # The User-Agent of every request the kit sends, so a client report can leave the kit's
 # own (often deliberately invalid) traffic out of the client's.
 KIT_USER_AGENT = "lgmock-contract"
@@ -37,7 +38,7 @@ def user_agent() -> str:
 class ApiContract:
     """One vendor API as its spec documents it."""
 
-    name: str  # "bc" | "thinq"
+    name: str  # "bc" | "thinq" | "connect"
     document: dict[str, Any]
     operations: tuple[DocumentedOperation, ...]
     success_codes: frozenset[str]  # what a 2xx carries (BC 2000, ThinQ 0000)
@@ -72,7 +73,7 @@ def api_root(base_url: str, name: str) -> str:
 @cache
 def contract(name: str) -> ApiContract:
     if name not in APIS:
-        raise ValueError(f"unknown API {name!r}: use bc or thinq")
+        raise ValueError(f"unknown API {name!r}: use {', '.join(APIS)}")
     document = mount(name).document()
     operations = tuple(tables.operations(document, name))
     return ApiContract(name, document, operations, tables.success_codes(list(operations)))
@@ -80,7 +81,7 @@ def contract(name: str) -> ApiContract:
 
 @cache
 def operation(operation_id: str) -> DocumentedOperation | None:
-    """An operation of either vendor spec by its operationId (they are unique across both)."""
+    """An operation of a vendor spec by its operationId (they are unique across the specs)."""
     for name in APIS:
         for documented in contract(name).operations:
             if documented.operation_id == operation_id:

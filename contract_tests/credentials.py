@@ -1,4 +1,4 @@
-"""Who the contract kit calls as: a partner, a user, a ThinQ service.
+"""Who the contract kit calls as: a partner, a user (and their ThinQ Connect PAT), a ThinQ service.
 
 Every value comes from a command-line option, else an ``LGMOCK_*`` environment
 variable, else the built-in default scenario, so a run against a fresh ``lgmock serve``
@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "country": "LGMOCK_COUNTRY",
     "service_id": "LGMOCK_SERVICE_ID",
     "service_key": "LGMOCK_SERVICE_KEY",
+    "pat": "LGMOCK_PAT",
 }
 
 
@@ -40,6 +41,7 @@ class Credentials:
     country: str
     service_id: str
     service_key: str
+    pat: str = ""  # the user's ThinQ Connect personal access token
 
     @classmethod
     def resolve(
@@ -76,6 +78,7 @@ class Credentials:
             country=user.get("countryCode", ""),
             service_id=service.get("serviceId", ""),
             service_key=service.get("serviceKey", ""),
+            pat=user.get("pat", ""),
         )
 
 

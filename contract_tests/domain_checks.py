@@ -3,30 +3,49 @@
 Schemathesis proves each answer has the documented shape. These prove the behaviour
 the specs describe in prose: a control shows in the next status, a deleted resource is
 gone, an asynchronous call yields one callback per device. Each is a small named
-function that raises ``CheckFailed`` (what was expected, what came), ``CheckSkipped``
-(why it could not run here) or ``Unimplemented`` (the server answered 501), and returns
-a short note on success. They discover ids through the API itself, so they run against
-any server that holds at least one controllable device.
+function that raises ``CheckFailed`` (what was expected, what came, and the answer that
+showed it: its request becomes a curl line to reproduce it, credentials filtered),
+``CheckSkipped`` (why it could not run here) or ``Unimplemented`` (the server answered
+501), and returns a short note on success. They discover ids through the API itself, so
+they run against any server that holds at least one controllable device.
+
+A foreign server may answer anything; ``run_check`` turns every answer, and every lack
+of one (a closed connection, a timeout), into an outcome: a checker reports what it
+met, it never crashes.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from contract_tests.lgapi import LgApi
+from contract_tests.lgapi import KitError, LgApi
 from contract_tests.receiver import CallbackReceiver
 from contract_tests.report import Finding, Outcome, Status
+from contract_tests.reproduce import curl
 from contract_tests.schemas import thinq_problems
 
 
 class CheckFailed(AssertionError):
-    pass
+    """What a domain check found: what the spec leads one to expect, what came instead,
+    and the answer that showed it (its request becomes the finding's reproduce command)."""
+
+    def __init__(
+        self, summary: str, *, expected: str, got: str, answer: httpx.Response | None = None
+    ) -> None:
+        super().__init__(f"{summary}\nExpected: {expected}\nGot: {got}")
+        self.summary = summary
+        self.expected = expected
+        self.got = got
+        self.answer = answer
 
 
 class CheckSkipped(Exception):
@@ -40,6 +59,7 @@ class Unimplemented(Exception):
             "or run with --skip-unimplemented to report it as skipped."
         )
         self.operation = operation
+        self.answer = answer
 
 
 @dataclass
@@ -55,24 +75,116 @@ class DomainContext:
 DomainCheck = Callable[[DomainContext], str]
 
 
-# ------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------- reading answers
+# A foreign server may answer anything: HTML, an empty body, a string where an object
+# is due. Every value read from an answer goes through these, so a shape the spec does
+# not allow becomes a CheckFailed naming it, never an exception of the checker's own.
+
+_MISSING = object()
+_KINDS = {dict: "an object", list: "an array", str: "a string"}
+
+
+def describe(value: Any) -> str:
+    """A value as a finding shows it: its JSON type, then the start of it."""
+    if value is _MISSING:
+        return "nothing (the member is missing)"
+    if value is None:
+        return "null"
+    kind = {bool: "a boolean", int: "a number", float: "a number"}.get(type(value))
+    kind = kind or next((name for t, name in _KINDS.items() if isinstance(value, t)), "a value")
+    return f"{kind}: {json.dumps(value, ensure_ascii=False, default=str)[:200]}"
+
+
+def answered(answer: httpx.Response) -> str:
+    """An answer in one line: status, Content-Type, the start of the body."""
+    kind = answer.headers.get("content-type", "no Content-Type")
+    text = answer.content[:300].decode("utf-8", "replace")
+    return f"{answer.status_code} ({kind}) " + (repr(text) if text else "with an empty body")
+
+
+def _operation(answer: httpx.Response) -> str:
+    return f"{answer.request.method} {answer.request.url.path}"
+
+
+def expect_status(answer: httpx.Response, status: int, what: str) -> None:
+    """``answer`` has ``status``; its body is not read here (schemathesis judges it)."""
+    if answer.status_code == 501:
+        raise Unimplemented(_operation(answer), answer)
+    if answer.status_code != status:
+        raise CheckFailed(
+            f"{what}: {_operation(answer)} answered {answer.status_code}",
+            expected=f"{status}",
+            got=answered(answer),
+            answer=answer,
+        )
 
 
 def expect(answer: httpx.Response, status: int, what: str) -> Any:
     """The JSON body of ``answer`` if it has ``status``; otherwise say what came instead."""
-    request = answer.request
-    operation = f"{request.method} {request.url.path}"
-    if answer.status_code == 501:
-        raise Unimplemented(operation, answer)
-    if answer.status_code != status:
-        raise CheckFailed(
-            f"{what}: {operation} answered {answer.status_code}, expected {status}: "
-            f"{answer.text[:300]}"
-        )
+    expect_status(answer, status, what)
     try:
-        return answer.json()
-    except ValueError as exc:
-        raise CheckFailed(f"{what}: {operation} answered {status} without JSON") from exc
+        return json.loads(answer.content)
+    except (ValueError, RecursionError):
+        raise CheckFailed(
+            f"{what}: {_operation(answer)} answered {status} without a JSON body",
+            expected="a JSON body",
+            got=answered(answer),
+            answer=answer,
+        ) from None
+
+
+def expect_object(answer: httpx.Response, status: int, what: str) -> dict[str, Any]:
+    """The body of ``answer`` if it has ``status`` and is a JSON object."""
+    body = expect(answer, status, what)
+    if not isinstance(body, dict):
+        raise CheckFailed(
+            f"{what}: {_operation(answer)} answered {status} with a body that is not an object",
+            expected="a JSON object",
+            got=describe(body),
+            answer=answer,
+        )
+    return body
+
+
+def member(body: dict[str, Any], key: str, kind: type, what: str, answer: httpx.Response) -> Any:
+    """``body[key]`` if it is of ``kind`` (dict, list or str)."""
+    value = body.get(key, _MISSING)
+    if not isinstance(value, kind):
+        raise CheckFailed(
+            f"{what}: {_operation(answer)} answered `{key}` that is not {_KINDS[kind]}",
+            expected=f"`{key}`: {_KINDS[kind]}",
+            got=describe(value),
+            answer=answer,
+        )
+    return value
+
+
+def optional(body: dict[str, Any], key: str, kind: type, what: str, answer: httpx.Response) -> Any:
+    """``body[key]`` if it is of ``kind``; None if it is missing (the spec allows that)."""
+    return member(body, key, kind, what, answer) if key in body else None
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def same(shown: Any, sent: Any) -> bool:
+    """JSON equality: a boolean is not the number 1, an integer equals its float."""
+    if isinstance(shown, bool) or isinstance(sent, bool):
+        return shown is sent
+    if isinstance(shown, int | float) and isinstance(sent, int | float):
+        return shown == sent
+    return type(shown) is type(sent) and shown == sent
+
+
+def segment(value: str) -> str:
+    """An id a server gave, as one path segment of the next request."""
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True)
@@ -90,14 +202,18 @@ class Command:
 
 # Resources whose change would leave the device refusing later commands (power, timers).
 _AVOID = ("operation", "timer", "sleeptimer", "power")
+_RANKS = {"boolean": 0, "enum": 1, "range": 2}
 
 
-def commands_for(profile: dict[str, Any], status: dict[str, Any]) -> list[Command]:
+def commands_for(profile: Any, status: Any) -> list[Command]:
     """Commands this device accepts that would change what its status reads, best first.
 
     Only readable-and-writable booleans, enums and ranges of plain (non-list) resources,
     so the effect can be read back; power and timers last, as they constrain the rest.
+    A profile or status of another shape offers no command (the caller says so).
     """
+    if not isinstance(profile, dict) or not isinstance(status, dict):
+        return []
     found: list[tuple[int, Command]] = []
     properties = profile.get("property", profile)
     if not isinstance(properties, dict):
@@ -107,12 +223,15 @@ def commands_for(profile: dict[str, Any], status: dict[str, Any]) -> list[Comman
         if not isinstance(attributes, dict) or not isinstance(current_resource, dict):
             continue
         for attribute, spec in attributes.items():
-            if not isinstance(spec, dict) or not {"r", "w"} <= set(spec.get("mode", [])):
+            if not isinstance(spec, dict) or spec.get("type") not in _RANKS:
+                continue
+            mode = spec.get("mode")
+            if not isinstance(mode, list) or not {"r", "w"} <= {m for m in mode if m in "rw"}:
                 continue
             value = _another_value(spec, current_resource.get(attribute))
             if value is None:
                 continue
-            rank = {"boolean": 0, "enum": 1, "range": 2}[spec["type"]]
+            rank = _RANKS[spec["type"]]
             if any(word in resource.lower() for word in _AVOID):
                 rank += 10
             found.append((rank, Command(resource, attribute, value)))
@@ -120,33 +239,48 @@ def commands_for(profile: dict[str, Any], status: dict[str, Any]) -> list[Comman
 
 
 def _another_value(spec: dict[str, Any], current: Any) -> Any:
-    writable = (spec.get("value") or {}).get("w")
+    values = spec.get("value")
+    if not isinstance(values, dict):
+        return None
+    writable = values.get("w")
     kind = spec.get("type")
     if kind == "boolean":
         return (not current) if isinstance(current, bool) else None
     if kind == "enum" and isinstance(writable, list):
-        readable = (spec.get("value") or {}).get("r") or writable
-        others = [v for v in writable if v != current and v in readable]
+        readable = values.get("r")
+        readable = readable if isinstance(readable, list) and readable else writable
+        others = [v for v in writable if isinstance(v, str) and v != current and v in readable]
         return others[0] if others else None
     if kind == "range" and isinstance(writable, dict):
-        low, high, step = writable.get("min"), writable.get("max"), writable.get("step") or 1
-        if not all(isinstance(v, int | float) for v in (low, high, step)):
+        low, high, step = writable.get("min"), writable.get("max"), writable.get("step", 1)
+        if not all(_finite(v) for v in (low, high, step)) or step <= 0:
             return None
         for candidate in (low, low + step, high):
-            if candidate != current and low <= candidate <= high:
+            if not same(candidate, current) and low <= candidate <= high:
                 return candidate
     return None
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _bc_devices(ctx: DomainContext, account: str) -> list[str]:
-    body = expect(ctx.api.bc("GET", "/v1/devices", account=account), 200, "list devices")
-    items = body.get("response") if isinstance(body, dict) else None
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise CheckFailed(
-            f"GET /v1/devices ({account}) answered 200 without a list of devices in "
-            f"`response`: {str(body)[:300]}"
-        )
-    return [item["deviceId"] for item in items if "deviceId" in item]
+    what = f"list devices ({account})"
+    answer = ctx.api.bc("GET", "/v1/devices", account=account)
+    items = member(expect_object(answer, 200, what), "response", list, what, answer)
+    devices = []
+    for item in items:
+        device_id = dig(item, "deviceId")
+        if not isinstance(device_id, str) or not device_id:
+            raise CheckFailed(
+                f"{what}: GET /v1/devices listed a device without a deviceId",
+                expected="each item of `response` an object with a `deviceId` string",
+                got=describe(item),
+                answer=answer,
+            )
+        devices.append(device_id)
+    return devices
 
 
 def _user_devices(ctx: DomainContext) -> set[str] | None:
@@ -187,35 +321,44 @@ def _wait_quiet(
 
 def control_shows_in_status(ctx: DomainContext) -> str:
     """After a control answered 200, the device's status reads the value sent."""
-    tried = []
+    tried: list[str] = []
+    last: httpx.Response | None = None
     for account, device_id in _reachable_devices(ctx):
-        profile_answer = ctx.api.bc("GET", f"/v1/devices/profile/{device_id}", account=account)
-        status_answer = ctx.api.bc("GET", f"/v1/devices/{device_id}", account=account)
+        path = f"/v1/devices/{segment(device_id)}"
+        profile_answer = ctx.api.bc(
+            "GET", f"/v1/devices/profile/{segment(device_id)}", account=account
+        )
+        status_answer = ctx.api.bc("GET", path, account=account)
+        for answer in (profile_answer, status_answer):
+            if answer.status_code >= 500:
+                expect_status(answer, 200, f"read {account} device {device_id}")
         if profile_answer.status_code != 200 or status_answer.status_code != 200:
-            continue
-        profile = profile_answer.json().get("response") or {}
-        status = status_answer.json().get("response") or {}
+            continue  # refused for a documented reason (offline, not this account's...)
+        what = f"read {account} device {device_id}"
+        profile = member(
+            expect_object(profile_answer, 200, what), "response", dict, what, profile_answer
+        )
+        status = member(
+            expect_object(status_answer, 200, what), "response", dict, what, status_answer
+        )
         for command in commands_for(profile, status)[:3]:
-            answer = ctx.api.bc(
-                "POST", f"/v1/devices/{device_id}", account=account, json=command.body()
-            )
-            tried.append(f"{device_id[:12]}... {command}: {answer.status_code}")
-            if answer.status_code != 200:
+            last = ctx.api.bc("POST", path, account=account, json=command.body())
+            tried.append(f"{device_id[:12]}... {command}: {last.status_code}")
+            if last.status_code != 200:
                 continue  # refused for a documented reason (powered off, offline...)
-            after = (
-                expect(
-                    ctx.api.bc("GET", f"/v1/devices/{device_id}", account=account),
-                    200,
-                    "status after a control",
-                ).get("response")
-                or {}
+            what = "status after a control"
+            after_answer = ctx.api.bc("GET", path, account=account)
+            after = member(
+                expect_object(after_answer, 200, what), "response", dict, what, after_answer
             )
-            shown = (after.get(command.resource) or {}).get(command.attribute)
-            if shown != command.value:
+            shown = dig(after, command.resource, command.attribute)
+            if not same(shown, command.value):
                 raise CheckFailed(
-                    f"POST /v1/devices/{device_id} with {command.body()} answered 200, but "
-                    f"GET /v1/devices/{device_id} then reads {command.resource}."
-                    f"{command.attribute} = {shown!r}, expected {command.value!r}"
+                    f"POST {path} with {command.body()} answered 200, but the status "
+                    "read next does not show it",
+                    expected=f"{command.resource}.{command.attribute} = {command.value!r}",
+                    got=f"{command.resource}.{command.attribute} = {shown!r}",
+                    answer=after_answer,
                 )
             return f"{account} device {device_id[:12]}...: {command} shows in its status"
     if not tried:
@@ -224,7 +367,10 @@ def control_shows_in_status(ctx: DomainContext) -> str:
             "found through GET /v1/devices (REGISTERED and IN-HEADER)"
         )
     raise CheckFailed(
-        "every control tried was refused, so no control could be read back: " + "; ".join(tried)
+        "every control tried was refused, so no control could be read back",
+        expected="at least one control answered 200",
+        got="; ".join(tried),
+        answer=last,
     )
 
 
@@ -235,28 +381,42 @@ def unsubscribed_device_is_gone(ctx: DomainContext) -> str:
     if not devices:
         raise CheckSkipped("the partner's REGISTERED account lists no device")
     device_id = devices[0]
-    path = f"/v1/push/{device_id}"
+    path = f"/v1/push/{segment(device_id)}"
     ctx.api.bc("DELETE", path)  # a subscription left by an earlier run would answer 409
-    expect(ctx.api.bc("POST", path), 200, "subscribe")
-    listed = _subscribed(ctx)
+    expect_status(ctx.api.bc("POST", path), 200, "subscribe")
+    listed, answer = _subscribed(ctx)
     if device_id not in listed:
-        raise CheckFailed(f"POST {path} answered 200 but GET /v1/push lists only {listed}")
-    expect(ctx.api.bc("DELETE", path), 200, "unsubscribe")
-    listed = _subscribed(ctx)
+        raise CheckFailed(
+            f"POST {path} answered 200 but GET /v1/push does not list the device",
+            expected=f"{device_id} listed",
+            got=f"{listed}",
+            answer=answer,
+        )
+    expect_status(ctx.api.bc("DELETE", path), 200, "unsubscribe")
+    listed, answer = _subscribed(ctx)
     if device_id in listed:
-        raise CheckFailed(f"DELETE {path} answered 200 but GET /v1/push still lists it")
+        raise CheckFailed(
+            f"DELETE {path} answered 200 but GET /v1/push still lists the device",
+            expected=f"{device_id} not listed",
+            got=f"{listed}",
+            answer=answer,
+        )
     again = ctx.api.bc("DELETE", path)
     if again.status_code != 404:
         raise CheckFailed(
-            f"a second DELETE {path} answered {again.status_code}, expected 404 (4304): "
-            f"{again.text[:300]}"
+            f"a second DELETE {path} did not answer 404",
+            expected="404 (4304: the subscription is gone)",
+            got=answered(again),
+            answer=again,
         )
     return f"device {device_id[:12]}...: subscribed, listed, deleted, gone, 404 on delete"
 
 
-def _subscribed(ctx: DomainContext) -> list[str]:
-    body = expect(ctx.api.bc("GET", "/v1/push"), 200, "list subscriptions")
-    return [item.get("deviceId") for item in body.get("response") or []]
+def _subscribed(ctx: DomainContext) -> tuple[list[Any], httpx.Response]:
+    what = "list subscriptions"
+    answer = ctx.api.bc("GET", "/v1/push")
+    items = member(expect_object(answer, 200, what), "response", list, what, answer)
+    return [dig(item, "deviceId") for item in items], answer
 
 
 def deleted_dr_user_is_gone(ctx: DomainContext) -> str:
@@ -265,7 +425,7 @@ def deleted_dr_user_is_gone(ctx: DomainContext) -> str:
     credentials = ctx.api.credentials
     suffix = secrets.token_hex(4)
     group_id = f"lgmock-contract-{suffix}"
-    expect(
+    expect_status(
         ctx.api.bc(
             "POST",
             "/v1/dr/groups",
@@ -278,9 +438,15 @@ def deleted_dr_user_is_gone(ctx: DomainContext) -> str:
         200,
         "create a DR group",
     )
-    group = expect(ctx.api.bc("GET", f"/v1/dr/groups/{group_id}"), 200, "read the group back")
-    if (group.get("data") or {}).get("groupId") != group_id:
-        raise CheckFailed(f"GET /v1/dr/groups/{group_id} answered another group: {group}")
+    read = ctx.api.bc("GET", f"/v1/dr/groups/{group_id}")
+    group = expect_object(read, 200, "read the group back")
+    if dig(group, "data", "groupId") != group_id:
+        raise CheckFailed(
+            f"GET /v1/dr/groups/{group_id} answered another group",
+            expected=f"data.groupId = {group_id!r}",
+            got=f"data.groupId = {describe(dig(group, 'data', 'groupId'))}",
+            answer=read,
+        )
     body = {
         "userNo": credentials.user_number,
         "mail": "contract-check@example.com",
@@ -296,22 +462,53 @@ def deleted_dr_user_is_gone(ctx: DomainContext) -> str:
     created = ctx.api.bc("POST", "/v1/dr/users", json=body)
     if created.status_code == 409:
         # Left by an earlier run: delete it and enrol again.
-        ctx.api.bc("DELETE", f"/v1/dr/users/{credentials.user_number}")
+        ctx.api.bc("DELETE", f"/v1/dr/users/{segment(credentials.user_number)}")
         created = ctx.api.bc("POST", "/v1/dr/users", json=body)
-    data = expect(created, 200, "enrol a DR user").get("data") or {}
-    user_no = data.get("userNo") or credentials.user_number
-    expect(ctx.api.bc("GET", f"/v1/dr/users/{user_no}"), 200, "read the DR user back")
-    expect(ctx.api.bc("DELETE", f"/v1/dr/users/{user_no}"), 200, "delete the DR user")
-    gone = ctx.api.bc("GET", f"/v1/dr/users/{user_no}")
+    what = "enrol a DR user"
+    data = optional(expect_object(created, 200, what), "data", dict, what, created) or {}
+    # The answer may leave the userNo out; then it is the one sent.
+    user_no = optional(data, "userNo", str, what, created) or credentials.user_number
+    path = f"/v1/dr/users/{segment(user_no)}"
+    expect_status(ctx.api.bc("GET", path), 200, "read the DR user back")
+    expect_status(ctx.api.bc("DELETE", path), 200, "delete the DR user")
+    gone = ctx.api.bc("GET", path)
     if gone.status_code != 404:
         raise CheckFailed(
-            f"after DELETE /v1/dr/users/{user_no} answered 200, GET answered "
-            f"{gone.status_code}, expected 404: {gone.text[:300]}"
+            f"after DELETE {path} answered 200, GET still finds the user",
+            expected="404",
+            got=answered(gone),
+            answer=gone,
         )
     return f"group {group_id} read back; user {user_no} enrolled, read, deleted, then 404"
 
 
 # ------------------------------------------------------------------------- ThinQ
+
+
+def _accepted(ctx: DomainContext, path: str, **kwargs: Any) -> tuple[str, httpx.Response]:
+    """POST an asynchronous call; its requestId once it answered 202."""
+    answer = ctx.api.thinq("POST", path, **kwargs)
+    request_id = expect_object(answer, 202, f"POST {path}").get("requestId", _MISSING)
+    if not isinstance(request_id, str) or not request_id:
+        raise CheckFailed(
+            f"POST {path} answered 202 without a requestId",
+            expected="`requestId`: a string",
+            got=describe(request_id),
+            answer=answer,
+        )
+    return request_id, answer
+
+
+def _valid_callbacks(path: str, bodies: list[Any], answer: httpx.Response) -> None:
+    for body in bodies:
+        problems = thinq_problems(body)
+        if problems:
+            raise CheckFailed(
+                f"POST {path}: a callback breaks the spec",
+                expected="callbacks valid per the ThinQ spec's Callback schema",
+                got="; ".join(problems[:3]) + f" in {describe(body)}",
+                answer=answer,
+            )
 
 
 def callback_per_device(ctx: DomainContext) -> str:
@@ -321,40 +518,46 @@ def callback_per_device(ctx: DomainContext) -> str:
     expected = _user_devices(ctx)
     seen: dict[str, set[str]] = {}
     for path in ("/v2/devices/profile-async", "/v2/devices/status-async"):
-        accepted = expect(ctx.api.thinq("POST", path), 202, f"POST {path}")
-        request_id = accepted.get("requestId")
-        if not request_id:
-            raise CheckFailed(f"POST {path} answered 202 without a requestId: {accepted}")
-
+        request_id, accepted = _accepted(ctx, path)
         ours = _answers(request_id)
         if expected is not None:
             try:
                 bodies = receiver.wait_for(len(expected), ours, ctx.callback_timeout)
             except TimeoutError as exc:
                 raise CheckFailed(
-                    f"POST {path}: {exc}; the user has {len(expected)} devices"
+                    f"POST {path}: too few callbacks",
+                    expected=f"one callback per device of the user ({len(expected)})",
+                    got=str(exc),
+                    answer=accepted,
                 ) from exc
             time.sleep(0.3)  # a duplicate would arrive about now
             bodies = receiver.bodies(ours)
         else:
             bodies = _wait_quiet(receiver, ours, ctx.callback_timeout)
+        _valid_callbacks(path, bodies, accepted)
         devices = [_device_of(body) for body in bodies]
         if len(devices) != len(set(devices)):
-            raise CheckFailed(f"POST {path}: a device had more than one callback: {devices}")
-        for body in bodies:
-            problems = thinq_problems(body)
-            if problems:
-                raise CheckFailed(f"POST {path}: a callback breaks the spec: {problems[:3]}")
+            raise CheckFailed(
+                f"POST {path}: a device had more than one callback",
+                expected="one callback per device",
+                got=f"callbacks for {sorted(devices)}",
+                answer=accepted,
+            )
         seen[path] = set(devices)
         if expected is not None and set(devices) != expected:
             raise CheckFailed(
-                f"POST {path}: callbacks for {sorted(devices)}, but the user's devices "
-                f"(GET /v1/devices, IN-HEADER) are {sorted(expected)}"
+                f"POST {path}: the callbacks are not for the user's devices",
+                expected=f"{sorted(expected)} (GET /v1/devices, IN-HEADER)",
+                got=f"{sorted(devices)}",
+                answer=accepted,
             )
     profiles, statuses = seen.values()
     if profiles != statuses:
         raise CheckFailed(
-            f"profile-async answered for {sorted(profiles)}, status-async for {sorted(statuses)}"
+            "profile-async and status-async answered for different devices",
+            expected=f"status-async for {sorted(profiles)}, as profile-async",
+            got=f"{sorted(statuses)}",
+            answer=accepted,
         )
     if not statuses:
         raise CheckSkipped("the user has no device, so no callback was expected")
@@ -369,52 +572,46 @@ def control_async_shows_in_status(ctx: DomainContext) -> str:
     profiles = _callbacks_of(ctx, receiver, "/v2/devices/profile-async", expected)
     statuses = _callbacks_of(ctx, receiver, "/v2/devices/status-async", expected)
     for device_id, profile_body in profiles.items():
-        status = (statuses.get(device_id) or {}).get("result")
-        profile = profile_body.get("result")
-        if not isinstance(status, dict) or not isinstance(profile, dict):
-            continue
-        commands = commands_for(profile, status)
-        if not commands:
+        status = dig(statuses.get(device_id), "result")
+        commands = commands_for(dig(profile_body, "result"), status)
+        device_type = profile_body.get("deviceType")
+        if not commands or not isinstance(device_type, str):
             continue
         command = commands[0]
-        device_type = profile_body["deviceType"]
         of_type = {d for d, body in profiles.items() if body.get("deviceType") == device_type}
-        accepted = expect(
-            ctx.api.thinq(
-                "POST",
-                "/v2/devices/control-async",
-                json={"deviceType": device_type, "command": command.body()},
-            ),
-            202,
-            "POST /v2/devices/control-async",
+        path = "/v2/devices/control-async"
+        request_id, accepted = _accepted(
+            ctx, path, json={"deviceType": device_type, "command": command.body()}
         )
-        request_id = accepted.get("requestId")
         try:
-            bodies = receiver.wait_for(
-                len(of_type),
-                _answers(request_id),
-                ctx.callback_timeout,
-            )
+            bodies = receiver.wait_for(len(of_type), _answers(request_id), ctx.callback_timeout)
         except TimeoutError as exc:
             raise CheckFailed(
-                f"control-async to {device_type} ({len(of_type)} devices): {exc}"
+                f"control-async to {device_type}: too few callbacks",
+                expected=f"one DEVICE_CONTROL callback per device of the type ({len(of_type)})",
+                got=str(exc),
+                answer=accepted,
             ) from exc
+        _valid_callbacks(path, bodies, accepted)
         controlled = {_device_of(body): body for body in bodies}
         if set(controlled) != of_type:
             raise CheckFailed(
-                f"control-async to {device_type}: callbacks for {sorted(controlled)}, "
-                f"devices of that type are {sorted(of_type)}"
+                f"control-async to {device_type}: the callbacks are not for its devices",
+                expected=f"{sorted(of_type)}",
+                got=f"{sorted(controlled)}",
+                answer=accepted,
             )
-        mine = controlled[device_id]
-        if mine.get("responseCode") != "0000":
+        if controlled[device_id].get("responseCode") != "0000":
             continue  # refused for a documented reason; its error callback is the answer
         after = _callbacks_of(ctx, receiver, "/v2/devices/status-async", expected)
-        after = after.get(device_id) or {}
-        shown = ((after.get("result") or {}).get(command.resource) or {}).get(command.attribute)
-        if shown != command.value:
+        shown = dig(after.get(device_id), "result", command.resource, command.attribute)
+        if not same(shown, command.value):
             raise CheckFailed(
-                f"control-async {command} succeeded for {device_id}, but its next status-async "
-                f"callback reads {shown!r}"
+                f"control-async {command} succeeded for {device_id}, but its next "
+                "status-async callback does not show it",
+                expected=f"{command.resource}.{command.attribute} = {command.value!r}",
+                got=f"{command.resource}.{command.attribute} = {shown!r}",
+                answer=accepted,
             )
         return f"{device_type} {device_id[:12]}...: {command} shows in the next status callback"
     raise CheckSkipped("no device of the user accepted a readable-and-writable command")
@@ -424,18 +621,29 @@ def _callbacks_of(
     ctx: DomainContext, receiver: CallbackReceiver, path: str, expected: set[str] | None
 ) -> dict[str, dict[str, Any]]:
     """deviceId -> the `response` part of each callback of one async call."""
-    accepted = expect(ctx.api.thinq("POST", path), 202, f"POST {path}")
-    request_id = accepted.get("requestId")
+    request_id, accepted = _accepted(ctx, path)
     if expected:
         try:
             bodies = receiver.wait_for(len(expected), _answers(request_id), ctx.callback_timeout)
         except TimeoutError as exc:
-            raise CheckFailed(f"POST {path}: {exc}") from exc
+            raise CheckFailed(
+                f"POST {path}: too few callbacks",
+                expected=f"one callback per device of the user ({len(expected)})",
+                got=str(exc),
+                answer=accepted,
+            ) from exc
     else:
         bodies = _wait_quiet(receiver, _answers(request_id), ctx.callback_timeout)
     if not bodies:
-        raise CheckFailed(f"POST {path}: no callback within {ctx.callback_timeout:g} s")
-    return {_device_of(body): body.get("response") or {} for body in bodies}
+        raise CheckFailed(
+            f"POST {path}: no callback",
+            expected=f"callbacks within {ctx.callback_timeout:g} s",
+            got="none",
+            answer=accepted,
+        )
+    _valid_callbacks(path, bodies, accepted)
+    responses = {_device_of(body): body.get("response") for body in bodies}
+    return {device: part for device, part in responses.items() if isinstance(part, dict)}
 
 
 def _answers(request_id: str | None) -> Callable[[Any], bool]:
@@ -450,7 +658,7 @@ def _receiver(ctx: DomainContext) -> CallbackReceiver:
 
 
 def _device_of(body: Any) -> str:
-    return str(((body or {}).get("response") or {}).get("deviceId"))
+    return str(dig(body, "response", "deviceId"))
 
 
 # ------------------------------------------------------------------------- running them
@@ -464,7 +672,9 @@ THINQ_CHECKS: tuple[DomainCheck, ...] = (callback_per_device, control_async_show
 
 
 def run_check(suite: str, check: DomainCheck, ctx: DomainContext) -> Outcome:
-    outcome = Outcome(suite, check.__name__, "domain", checks={check.__name__})
+    """Run one check; whatever the server answered, the outcome says so (never raises)."""
+    name = check.__name__
+    outcome = Outcome(suite, name, "domain", checks={name})
     started = time.monotonic()
     outcome.cases = 1
     try:
@@ -476,11 +686,58 @@ def run_check(suite: str, check: DomainCheck, ctx: DomainContext) -> Outcome:
             outcome.status, outcome.cases = Status.SKIPPED, 0
             outcome.note = f"{exc.operation} answers 501: skipped (--skip-unimplemented)"
         else:
-            outcome.fail(Finding("operation_implemented", "Operation not implemented", str(exc)))
+            reproduce = _reproduce(ctx, exc.answer.request)
+            outcome.fail(
+                Finding("operation_implemented", "Operation not implemented", str(exc), reproduce)
+            )
     except CheckFailed as exc:
-        outcome.fail(Finding(check.__name__, " ".join((check.__doc__ or "").split()), str(exc)))
-    except httpx.HTTPError as exc:
+        outcome.fail(_finding(name, check, exc, ctx))
+    except KitError as exc:  # the token endpoint stopped giving tokens mid-run
+        outcome.fail(Finding(name, "No API token", str(exc)))
+    except httpx.HTTPError as exc:  # refused, closed or timed out: no answer at all
+        outcome.fail(_no_answer(name, exc, ctx))
+    except Exception as exc:  # a shape no reader above foresaw: still a finding, not a crash
         outcome.status = Status.ERROR
-        outcome.findings.append(Finding(check.__name__, "HTTP error", repr(exc)))
+        last = ctx.api.last_answer
+        got = answered(last) if last is not None else "no answer yet"
+        outcome.findings.append(
+            Finding(
+                name,
+                "The check could not read an answer",
+                f"{type(exc).__name__}: {exc}\nLast answer: {got}\n"
+                "This is a defect of the kit: please report it with this finding.",
+                _reproduce(ctx, last.request) if last is not None else "",
+            )
+        )
     outcome.duration = time.monotonic() - started
     return outcome
+
+
+def _finding(name: str, check: DomainCheck, exc: CheckFailed, ctx: DomainContext) -> Finding:
+    title = " ".join((check.__doc__ or name).split())
+    message = f"{exc.summary}\nExpected: {exc.expected}\nGot: {exc.got}"
+    reproduce = ""
+    if exc.answer is not None:
+        request = exc.answer.request
+        message += f"\nRequest: {request.method} {request.url}"
+        reproduce = _reproduce(ctx, request)
+    return Finding(name, title, message, reproduce)
+
+
+def _no_answer(name: str, exc: httpx.HTTPError, ctx: DomainContext) -> Finding:
+    try:
+        request: httpx.Request | None = exc.request
+    except RuntimeError:  # an error raised before any request was built
+        request = None
+    where = f"{request.method} {request.url}" if request is not None else "a request"
+    return Finding(
+        name,
+        "No answer",
+        f"{where}: {type(exc).__name__}: {exc or 'no detail'}\n"
+        f"Expected: an HTTP answer within {ctx.api.timeout:g} s (--request-timeout)",
+        _reproduce(ctx, request) if request is not None else "",
+    )
+
+
+def _reproduce(ctx: DomainContext, request: httpx.Request) -> str:
+    return curl(request, ctx.api.credentials, token_url=f"{ctx.api.bc_url}/v1/token")

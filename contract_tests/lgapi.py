@@ -7,12 +7,17 @@ bearer and country for IN-HEADER) live in one place.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import httpx
 
 from contract_tests.contracts import api_root, new_message_id, user_agent
 from contract_tests.credentials import Credentials
+
+# What an X-Api-Token header can carry (printable ASCII, no spaces around it).
+TOKEN = re.compile(r"[!-~]+(?: +[!-~]+)*")
 
 
 class KitError(Exception):
@@ -27,13 +32,26 @@ class LgApi:
         *,
         bc_url: str | None = None,
         thinq_url: str | None = None,
+        connect_url: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.bc_url = (bc_url or api_root(self.base_url, "bc")).rstrip("/")
+        self.connect_url = (connect_url or api_root(self.base_url, "connect")).rstrip("/")
         self.thinq_url = (thinq_url or api_root(self.base_url, "thinq")).rstrip("/")
-        self.client = httpx.Client(timeout=timeout, headers={"User-Agent": user_agent()})
+        self.timeout = timeout
+        # The last answer any call got, so a finding can show it even when the reader that
+        # met it did not expect it.
+        self.last_answer: httpx.Response | None = None
+        self.client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": user_agent()},
+            event_hooks={"response": [self._remember]},
+        )
+
+    def _remember(self, answer: httpx.Response) -> None:
+        self.last_answer = answer
 
     def close(self) -> None:
         self.client.close()
@@ -58,17 +76,28 @@ class LgApi:
             )
         except httpx.HTTPError as exc:
             raise KitError(f"POST {url} failed ({exc}); is the server running there?") from exc
+        if answer.status_code in (404, 405):
+            raise KitError(
+                f"POST {url} answered {answer.status_code} {answer.text[:200]}: nothing takes "
+                "a token there. Pass --bc-url with the base URL Business Connect's /v1 paths "
+                "sit under (a mock serving the vendor spec at its root: --bc-url BASE_URL)"
+            )
         if answer.status_code != 200:
             raise KitError(
                 f"POST {url} answered {answer.status_code} {answer.text[:200]}: check --api-key "
                 "and --api-secret (LGMOCK_API_KEY, LGMOCK_API_SECRET)"
             )
         try:
-            return str(answer.json()["access_token"])
-        except (ValueError, KeyError, TypeError) as exc:
+            token = json.loads(answer.content).get("access_token")
+        except (ValueError, RecursionError, AttributeError):
+            token = None
+        # It travels as a header value next: printable ASCII, or no token at all.
+        if not isinstance(token, str) or not token or not TOKEN.fullmatch(token):
             raise KitError(
-                f"POST {url} answered 200 without an access_token: {answer.text[:200]}"
-            ) from exc
+                f"POST {url} answered 200 without an access_token string fit for a header: "
+                f"{answer.text[:200]!r}"
+            )
+        return token
 
     def bc_headers(
         self, account: str = "REGISTERED", *, token: str | None = None

@@ -9,6 +9,10 @@ Fixtures:
   or the one at ``--lg-sandbox-url``.
 - ``callback_receiver``: a real HTTP receiver every service and partner of that sandbox
   delivers to during the test, with waiting helpers.
+- ``thinq_connect_api``: LG's own ``thinqconnect.ThinQApi`` bound to that sandbox (only
+  its host-bound method overridden), as the loaded scenario's first user with a ``pat``.
+  Needs the ``connect`` extra (``pip install 'lgmock[connect]'``); imported only when a
+  test asks for it.
 - ``thinq_connect_mqtt``: LG's own MQTT client (``thinqconnect.ThinQMQTTClient``) of the
   scenario's first user with a ``pat``, registered, given its certificate, connected to
   the sandbox's broker with mutual TLS and subscribed to its topic; only the SDK's
@@ -30,6 +34,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from thinqconnect import ThinQApi
+
     from contract_tests.sandbox import Sandbox, SandboxReceiver
     from contract_tests.thinq_mqtt import SandboxMqttClient
 
@@ -104,6 +110,29 @@ def callback_receiver(lg_sandbox: Sandbox) -> Iterator[SandboxReceiver]:
             receiver.detach()
         finally:
             receiver.stop()
+
+
+@pytest.fixture
+def thinq_connect_api(lg_sandbox: Sandbox) -> Iterator[ThinQApi]:
+    """LG's ThinQApi on the sandbox, as the first user of the loaded scenario with a PAT.
+
+    The SDK makes its own aiohttp session on its first call, in that call's event loop
+    (``asyncio.run(...)`` or an async test): use the fixture within one loop. The session
+    is closed at the end of the test.
+    """
+    from contract_tests.thinq_connect import close_sdk_session, sdk_api
+
+    user = next((u for u in lg_sandbox.users if u.get("pat")), None)
+    if user is None:
+        raise pytest.UsageError(
+            "thinq_connect_api: no user of the loaded scenario has a pat (personal access "
+            "token); give one to a user (users[].pat) to call ThinQ Connect"
+        )
+    api = sdk_api(lg_sandbox.base_url, user)
+    try:
+        yield api
+    finally:
+        close_sdk_session(api)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from contract_tests.sandbox import Sandbox
 from contract_tests.schemas import thinq_problems
 
 Progress = Callable[[str], None]
-APIS = ("bc", "thinq")
+APIS = ("bc", "thinq", "connect")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class ServerSuiteOptions:
     credentials: Credentials = field(default_factory=Credentials.resolve)
     bc_url: str | None = None
     thinq_url: str | None = None
+    connect_url: str | None = None
     conformance: conformance.ConformanceOptions = field(
         default_factory=conformance.ConformanceOptions
     )
@@ -55,6 +56,7 @@ def run_server_suite(options: ServerSuiteOptions, progress: Progress = print) ->
         options.credentials,
         bc_url=options.bc_url,
         thinq_url=options.thinq_url,
+        connect_url=options.connect_url,
         timeout=options.conformance.request_timeout,
     )
     sandbox = Sandbox.detect(options.base_url)

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from thinqconnect import ThinQApi
 
 INSTALL_HINT = "pip install 'lgmock[connect]' (LG's thinqconnect SDK)"
+# The key every copy of the SDK sends (``thinqconnect.const.API_KEY``, public in its
+# source), and the client id the kit's own ThinQ Connect calls use.
+SDK_API_KEY = "v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3"
+CONNECT_CLIENT_ID = "lgmock-contract-client"
 
 
 def connect_url(base_url: str) -> str:
@@ -51,7 +55,7 @@ def sdk_api(
     base_url: str,
     user: dict[str, Any],
     *,
-    client_id: str = "lgmock-contract-client",
+    client_id: str = CONNECT_CLIENT_ID,
     session: ClientSession | None = None,
 ) -> ThinQApi:
     """A ThinQApi for a scenario ``user`` (its ``pat`` and ``countryCode``) on a sandbox.
@@ -72,3 +76,21 @@ def sdk_api(
         country_code=user["countryCode"],
         client_id=client_id,
     )
+
+
+def close_sdk_session(api: ThinQApi) -> None:
+    """Close the aiohttp session the SDK made for itself, if it made one.
+
+    It belongs to the event loop of the SDK's first call. While that loop is open (an
+    async test's), the session is closed in it. Once the loop has ended (``asyncio.run``
+    returned) nothing can be awaited in it any more: the session is marked closed
+    (``detach``) and its idle keep-alive socket goes with the garbage collector.
+    """
+    session = getattr(api, "_session", None)
+    if session is None or session.closed:
+        return
+    loop = getattr(session, "_loop", None)
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.run_until_complete(session.close())
+    else:
+        session.detach()

@@ -432,6 +432,11 @@ class DeliveryEngine:
         ``saved``: the items are in the state file already (False for a migrated file).
         """
         self.journal.clear()
+        if saved:
+            # A restart builds the sandbox before it restores the journal, and building
+            # clears the engine: the file then holds these rows, and the next commit must
+            # not delete them (a second crash would lose every delivery still owed).
+            self._cleared = False
         for item in items:
             delivery = Delivery(
                 id=item["id"],

@@ -9,7 +9,7 @@ import socket
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lgspecs import data
@@ -56,22 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     build = spec_commands.add_parser("build", help="write the repaired documents to DIR")
     build.add_argument("dir", type=Path)
     build.set_defaults(run=_spec_build)
-
-    receiver = commands.add_parser(
-        "receiver", help="run a callback receiver that prints what the sandbox delivers"
-    )
-    receiver.add_argument("--host", default="127.0.0.1")
-    receiver.add_argument(
-        "--port", type=int, default=0, help="port to listen on (default: a free one, printed)"
-    )
-    receiver.add_argument("--quiet", action="store_true", help="print nothing per callback")
-    receiver.add_argument(
-        "--register",
-        metavar="SANDBOX_URL",
-        help="point every service's and partner's callbackUrl of that running sandbox here "
-        "(each given back as it was on Ctrl-C or SIGTERM: its URL, or the sandbox's inbox)",
-    )
-    receiver.set_defaults(run=_receiver)
 
     from mockserver import control_cli
 
@@ -127,15 +111,9 @@ COMMANDS_GROUP = "lgmock.commands"
 def _register_plugins(commands: argparse._SubParsersAction) -> None:
     from importlib.metadata import entry_points
 
-    found = entry_points(group=COMMANDS_GROUP)
-    if not found:
-        # An install made before the group existed (reinstall to refresh its metadata):
-        # the kit ships in this same distribution, so its declared entry is still right.
-        from contract_tests.cli import register
-
-        register(commands)
-        return
-    for entry in sorted(found, key=lambda e: e.name):
+    # No entry point (an install whose metadata predates the group): no kit commands, and
+    # argparse names the commands there are. Reinstalling lgmock brings them back.
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         entry.load()(commands)
 
 
@@ -320,76 +298,6 @@ def _listening(url: str) -> bool | None:
             return True
     except OSError:
         return False
-
-
-def _receiver(args: argparse.Namespace) -> int:
-    import json
-
-    from contract_tests.receiver import CallbackReceiver, Received, push_type
-
-    def show(received: Received) -> None:
-        body = received.body
-        inner = body.get("response", body) if isinstance(body, dict) else {}
-        print(
-            f"{received.path} {push_type(body)} device={inner.get('deviceId')} "
-            f"requestId={body.get('requestId') if isinstance(body, dict) else None}\n"
-            f"  {json.dumps(body, ensure_ascii=False)[:400]}",
-            flush=True,
-        )
-
-    try:
-        # A busy port is refused in a line; port 0 becomes the free one the kernel picks.
-        probe = listen(args.host, args.port)
-        args.port = probe.getsockname()[1]
-        probe.close()
-    except OSError as exc:
-        print(f"lgmock: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 3
-    if args.register:
-        return _registered_receiver(args, show)
-    receiver = CallbackReceiver(args.host, args.port)
-    print(f"lgmock receiver on {receiver.url} (GET it for a summary); Ctrl-C to stop", flush=True)
-    receiver.serve_forever(None if args.quiet else show)
-    return 0
-
-
-def _registered_receiver(args: argparse.Namespace, show: Any) -> int:
-    """``lgmock receiver --register URL``: the sandbox's callback URLs point here while
-    it runs (ThinQ callbacks under /thinq, Business Connect messages under /bc), and are
-    given back when it stops (Ctrl-C or SIGTERM)."""
-    import signal
-    import threading
-
-    from contract_tests.sandbox import Sandbox, SandboxReceiver
-
-    sandbox = Sandbox.detect(args.register)
-    if sandbox is None:
-        print(f"lgmock: no lgmock sandbox answers at {args.register}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    # Served from a thread so that this one owns the signals and can give the URLs back.
-    receiver = SandboxReceiver(args.host, args.port).start(on_receive=None if args.quiet else show)
-    try:
-        receiver.attach(sandbox)
-        print(
-            f"lgmock receiver on {receiver.url}, registered with {sandbox.base_url}:\n"
-            f"  ThinQ callbacks           -> {receiver.thinq_url}\n"
-            f"  Business Connect messages -> {receiver.bc_url}\n"
-            "  (a reset or scenario load puts back the scenario's URLs: run this again)\n"
-            "  Ctrl-C to stop",
-            flush=True,
-        )
-        stop.wait()
-    finally:
-        try:
-            receiver.detach()
-            print(f"lgmock receiver: {sandbox.base_url}'s callback URLs given back", flush=True)
-        finally:
-            receiver.stop()
-            sandbox.close()
-    return 0
 
 
 def _spec_lint(_args: argparse.Namespace) -> int:

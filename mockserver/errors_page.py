@@ -1,8 +1,8 @@
 """docs/errors.md, rendered from the error catalogue in mockserver/errors.py.
 
-Codes, statuses and titles come from ``BC_CODES``, ``THINQ_CODES`` and ``Err`` (the
-control API's codes, with the status the one renderer gives each); only the "how to
-meet it" column is written here, once. A code with no natural cause in the sandbox says
+Codes, statuses and titles come from ``BC_CODES``, ``THINQ_CODES``, ``CONNECT_CODES`` and
+``Err`` (the control API's codes, with the status the one renderer gives each); only the
+"how to meet it" column is written here, once. A code with no natural cause in the sandbox says
 so and is met with ``Prefer: error=<code>`` or a fault rule. Regenerate with::
 
     python -m mockserver.errors_page docs/errors.md
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from mockserver.error_answers import respond
-from mockserver.errors import BC_CODES, THINQ_CODES, Api, ApiError, Err
+from mockserver.errors import BC_CODES, CONNECT_CODES, THINQ_CODES, Api, ApiError, Err
 
 PREFER_ONLY = "no natural cause in the sandbox: `Prefer: error={code}` or a fault rule"
 
@@ -110,6 +110,32 @@ THINQ_TRIGGERS = {
     "2304": "in a callback: `control-async` to a powered-off air conditioner",
 }
 
+# ThinQ Connect (/connect, what LG's SDK calls), as KR2024000000001 with its PAT.
+CONNECT_TRIGGERS = {
+    "1101": "omit `x-client-id` (or any header the SDK sends); `POST /connect/client` "
+    "without `type`",
+    "1102": "an energy `endDate` after today or before `startDate`, or `YYYYMM` with "
+    "`period=DAILY`; a `csr` that is not a certificate request",
+    "1103": "an unknown PAT in `Authorization: Bearer`, or no `Bearer ` before it",
+    "1104": "`x-message-id: short`",
+    "1204": "`DELETE /connect/event/{deviceId}/unsubscribe` without a subscription",
+    "1205": "`GET /connect/devices/no-such-device/state`",
+    "1206": "`DELETE /connect/push/{deviceId}/unsubscribe` without a subscription",
+    "1207": "`POST /connect/push/{deviceId}/subscribe` twice from one client",
+    "1212": "a device of the other user, or one registered only to a partner",
+    "1213": "`DELETE /connect/client` or `POST /connect/client/certificate` from a client "
+    "never registered",
+    "1216": "`x-country: US` with the KR user's PAT; `x-service-phase: DEV`; `Prefer: "
+    "error=4304` (a code of another API)",
+    "1222": "the state of a device taken offline (`lgmock device offline <deviceId>`)",
+    "1225": '`POST /connect/client` twice with `"allowExist": false`',
+    "1301": "an `x-api-key` other than the SDK's",
+    "2201": "the energy profile of a type that reports none (the robot cleaner)",
+    "2207": "a control with a value outside the profile's `value.w` or an unknown attribute",
+    "2301": "a control of a washer whose remote control is off",
+    "2304": "a control of a powered-off air conditioner",
+}
+
 
 def render() -> str:
     lines = [
@@ -128,6 +154,7 @@ def render() -> str:
         "- [Business Connect: Device, Event, User and Token APIs](#business-connect)",
         "- [Business Connect: DR API](#business-connect-dr)",
         "- [ThinQ asynchronous API](#thinq-asynchronous)",
+        "- [ThinQ Connect API](#thinq-connect)",
         "- [Sandbox control API](#sandbox-control)",
         "",
         '<a id="business-connect"></a>',
@@ -157,6 +184,16 @@ def render() -> str:
         "",
         *_table(THINQ_CODES, THINQ_TRIGGERS, "How to meet it"),
         "",
+        '<a id="thinq-connect"></a>',
+        "## ThinQ Connect API (`/connect/...`)",
+        "",
+        'Envelope: `{"messageId", "timestamp", "error": {"code", "message"}}`, what LG\'s',
+        "`thinqconnect` SDK raises as `ThinQAPIException(code)`. The same platform codes as",
+        "the asynchronous API, each at the status LG's developer portal gives it",
+        "(docs/spec-notes.md TC-05).",
+        "",
+        *_table(CONNECT_CODES, CONNECT_TRIGGERS, "How to meet it"),
+        "",
         '<a id="sandbox-control"></a>',
         "## Sandbox control API (`/_sandbox/...`)",
         "",
@@ -180,6 +217,7 @@ def stale_triggers() -> list[str]:
             ("BC_TRIGGERS", BC_TRIGGERS, BC_CODES),
             ("DR_TRIGGERS", DR_TRIGGERS, BC_CODES),
             ("THINQ_TRIGGERS", THINQ_TRIGGERS, THINQ_CODES),
+            ("CONNECT_TRIGGERS", CONNECT_TRIGGERS, CONNECT_CODES),
         )
         for code in sorted(set(triggers) - set(codes))
     ]

@@ -173,6 +173,8 @@ def generate(
                 "userNumber": f"{country}{2024_000_000_000 + index + 1}",
                 "accessToken": _token(seed, "user", index),
                 "countryCode": country,
+                # ThinQ Connect's personal access token: every generated user can use it.
+                "pat": f"thinqpat_{_hex(seed, 'pat', index)[:40]}",
             }
         )
         homes.append(_hex(seed, "home", index)[:32])

@@ -8,6 +8,9 @@ Tiers (all of them run in the default ``pytest``, which is what CI runs):
 - ``tests/unit``: in-process, no server, no sockets.
 - ``tests/api``, ``tests/contract``, ``examples``: HTTP against the ``server`` fixture.
 - ``tests/e2e`` (mark ``e2e``): start their own ``lgmock`` processes.
+- ``tests/faults`` (marks ``e2e`` and ``slow``): faults injected into their own
+  ``lgmock`` processes (kill -9, full disk, I/O errors, reset storms, hostile peers),
+  every answer checked against a client-side model (docs/durability.md).
 - ``tests/home_assistant`` (mark ``homeassistant``): Home Assistant's lg_thinq against a
   real ``lgmock serve``, in its own venv (``tests/home_assistant/run``), not collected here.
 - mark ``slow``: anything over ~5 s on an idle 2-core machine (schemathesis runs,

@@ -60,8 +60,8 @@ class PushChannel(Protocol):
     """The MQTT side of ThinQ Connect, filled in by the broker (issue 22)."""
 
     @property
-    def route_url(self) -> str:
-        """``mqtts://host:port`` of the broker, for ``GET /route``'s ``mqttServer``."""
+    def route_url(self) -> str | None:
+        """``mqtts://host:port`` of the broker for ``GET /route``; None without a broker."""
         ...
 
     def certificate(self, client_id: str, csr: str) -> tuple[str, list[str]]:
@@ -163,7 +163,8 @@ class ConnectBackend:
         web_socket = api_server.replace("http://", "ws://").replace("https://", "wss://")
         return {
             "apiServer": api_server,
-            "mqttServer": self.push_channel.route_url,
+            # Without a broker (mosquitto missing), where LG's SDK would look by default.
+            "mqttServer": self.push_channel.route_url or DEFAULT_MQTT_SERVER,
             "webSocketServer": web_socket.rstrip("/") + "/ws",
         }
 

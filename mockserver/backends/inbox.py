@@ -5,7 +5,7 @@ address of this sandbox, ``/_sandbox/inbox/services/{serviceId}`` or
 ``/_sandbox/inbox/partners/{partnerId}``. The address is a path, not a URL with a host
 and port: it names the sandbox that queued the message, so no other process can
 receive it, not after a restart on another port, not from a state loaded into another
-sandbox (docs/callbacks.md, "The inbox").
+sandbox (docs/control-api.md, "The inbox", says why it is no HTTP delivery).
 
 What the inbox holds is the delivery journal's delivered messages to these addresses:
 the bodies are kept once, in the journal, and a reset or scenario load empties both.

@@ -8,6 +8,7 @@ the browser sends every action to the control API (/_sandbox/...) itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ from mockserver.dashboard.live import LiveFeed
 from mockserver.runtime import Runtime
 
 PREFIX = mounts.DASHBOARD_PREFIX
+# The coverage page is the contract kit's client report; the kit adds it through this
+# entry point group, so the server never imports the kit (tests/contract/test_independence.py).
+REPORTS_GROUP = "lgmock.reports"
+
+
+def coverage_report() -> Callable[[list[dict[str, Any]]], dict[str, Any]] | None:
+    """The kit's report of a journal (`lgmock contract report`'s numbers), if installed."""
+    from importlib.metadata import entry_points
+
+    found = [entry for entry in entry_points(group=REPORTS_GROUP) if entry.name == "coverage"]
+    return found[0].load() if found else None
 HERE = Path(__file__).parent
 
 
@@ -98,6 +110,7 @@ def build(runtime: Runtime) -> Starlette:
             "requests.html",
             rows=views.journal_rows(runtime.journal, chosen),
             chosen=chosen,
+            apis=views.vendor_apis(),
             operations=views.vendor_operations(),
             cap=runtime.journal.cap,
         )
@@ -169,9 +182,8 @@ def build(runtime: Runtime) -> Starlette:
 
     # ------------------------------------------------------------------ coverage
     async def coverage(request: Request) -> Response:
-        from contract_tests.client_report import Thresholds, as_json, build
-
-        report = as_json(build(runtime.journal.export()), Thresholds())
+        report_of = coverage_report()
+        report = report_of(runtime.journal.export()) if report_of is not None else None
         return page(request, "coverage.html", report=report)
 
     async def events(_request: Request) -> Response:

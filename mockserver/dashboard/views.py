@@ -426,8 +426,13 @@ class OperationChoice:
     path: str
 
 
+def vendor_apis() -> list[str]:
+    """The journal's API names a request filter may choose (every API but the control API)."""
+    return [api.value for api in Api if api is not Api.SANDBOX]
+
+
 def vendor_operations() -> list[OperationChoice]:
-    """Every operation a request fault rule may name: those of the two vendor specs."""
+    """Every operation a request fault rule may name: those of the vendor specs."""
     return sorted(
         (
             OperationChoice(op.api.value, op.operation_id, op.method, op.template)

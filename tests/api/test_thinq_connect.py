@@ -239,6 +239,20 @@ def test_clients_register_once_unless_allowed_to_exist(http: httpx.Client) -> No
     assert_refused(answer, 404, "1213", "x-client-id")
 
 
+def sdk_csr() -> str:
+    """A certificate request as the SDK's MQTT client makes one: base64 DER, no armour."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lg_thinq")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA512())
+    pem = csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
 def test_a_csr_is_signed_by_the_sandbox_ca_for_the_calling_client(http: httpx.Client) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (

@@ -194,3 +194,24 @@ def test_the_docs_say_where_the_broker_is(http: httpx.Client, server: RunningSer
     assert '"running":true' in run.stdout
     assert '"mqttServer":"mqtts://127.' in run.stdout
     assert "-----BEGIN CERTIFICATE-----" in run.stdout
+
+
+def test_what_is_sent_while_the_client_is_away_arrives_when_it_is_back(
+    http: httpx.Client, kr_client: SandboxMqttClient
+) -> None:
+    """A persistent session (the SDK connects with clean_session false): the broker keeps
+    a QoS 1 message for a client that is away and sends it when the client is back."""
+    kr_client.call(kr_client.api.async_post_event_subscribe, KR_AC)
+    connection = kr_client.sdk_client._mqtt_connection
+    connection.disconnect().result(10)
+    answer = http.patch(
+        f"/_sandbox/devices/{KR_AC}/state", json={"airQualitySensor": {"humidity": 44}}
+    )
+    assert answer.status_code == 200, answer.text
+    [delivery] = settled_deliveries(http, kr_client)
+    assert delivery["status"] == "delivered"  # to the broker, which holds it
+    assert kr_client.messages.empty()
+    resumed = connection.connect().result(10)
+    assert resumed["session_present"] is True
+    message = kr_client.wait_for(of("DEVICE_STATUS", KR_AC))
+    assert message["report"] == {"airQualitySensor": {"humidity": 44}}

@@ -20,6 +20,7 @@ from thinqconnect.devices.connect_device import ConnectBaseDevice
 from thinqconnect.mqtt_client import CLIENT_BODY
 
 from contract_tests.thinq_connect import sdk_api
+from tests.api.test_thinq_connect import sdk_csr
 from tests.support import (
     KR_AC,
     KR_FRIDGE,
@@ -114,10 +115,12 @@ def test_every_public_method_of_thinq_api_answers_what_the_sdk_expects(
         )
         assert len(usage["result"]["dataList"]) == 7
         assert await call("async_post_client_register", CLIENT_BODY) == {}
-        # A CSR that is none: 1102 (a real one is signed: tests/api/test_thinq_connect_mqtt.py).
-        with pytest.raises(ThinQAPIException) as not_a_csr:
-            await call("async_post_client_certificate", {"service-code": "SVC202", "csr": "MIIB"})
-        assert not_a_csr.value.code == "1102"
+        # What the SDK's MQTT client reads of it (mqtt_client.issue_certificate).
+        certificate = await call(
+            "async_post_client_certificate", {"service-code": "SVC202", "csr": sdk_csr()}
+        )
+        assert certificate["result"]["certificatePem"].startswith("-----BEGIN CERTIFICATE")
+        assert certificate["result"]["subscriptions"]
         assert await call("async_get_push_list") == []
         assert await call("async_post_push_subscribe", KR_AC) == {}
         assert await call("async_get_push_list") == [{"deviceId": KR_AC}]

@@ -18,7 +18,7 @@ from contract_tests.client_report import (
     render,
 )
 from contract_tests.sandbox import Sandbox
-from tests.support import RunningServer, bc_headers, lgmock_command
+from tests.support import KR_AC, RunningServer, bc_headers, connect_headers, lgmock_command
 
 
 def test_clean_client_passes_and_violations_fail(http: httpx.Client) -> None:
@@ -60,13 +60,31 @@ def test_coverage_counts_what_the_spec_documents_per_operation(http: httpx.Clien
     assert codes.met == 2 and codes.of == sum(
         len(op.documented_codes) for op in report.operations.values()
     )
-    assert str(report.operation_coverage()) == "2 of 31 (6.5%)"  # token and devices
+    # Business Connect 24, ThinQ asynchronous 7, ThinQ Connect 19 operations.
+    assert str(report.operation_coverage()) == "2 of 50 (4.0%)"  # token and devices
     assert report.failures(Thresholds(min_operation_coverage=90))
     assert report.failures(Thresholds(min_code_coverage=99))
-    assert not report.failures(Thresholds(min_operation_coverage=6, min_code_coverage=0.1))
+    assert not report.failures(Thresholds(min_operation_coverage=4, min_code_coverage=0.1))
     text = render(report, Thresholds(), "md")
-    assert "| operations called | 2 of 31 (6.5%) |" in text
+    assert "| operations called | 2 of 50 (4.0%) |" in text
     assert "| bc | `getDevices` | 2 | 2 of 6: 404, 500 | 2 of 8: 4304, 5000 | 0 |" in text
+
+
+def test_thinq_connect_calls_are_covered_and_judged_by_its_spec(http: httpx.Client) -> None:
+    mark = journal_mark("", client=http)
+    headers = connect_headers()
+    assert http.get("/connect/devices", headers=headers).status_code == 200
+    state = http.get(f"/connect/devices/{KR_AC}/state", headers=connect_headers())
+    assert state.status_code == 200
+    missing = {k: v for k, v in connect_headers().items() if k != "x-client-id"}
+    assert http.get("/connect/devices", headers=missing).status_code == 400
+    report = build(fetch_journal("", since=mark, client=http))
+    listed = report.operations["getDeviceList"]
+    assert listed.api == "connect" and listed.calls == 2
+    assert listed.statuses_met == [200, 400] and listed.codes_met == ["1101"]
+    assert report.operations["getDeviceState"].calls == 1
+    assert [v["field"] for v in report.violations] == ["x-client-id"]
+    assert "| connect | `getDeviceList` | 2 |" in render(report, Thresholds(), "md")
 
 
 def report_command(server: RunningServer | Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +115,7 @@ def test_report_command_gates_on_violations(tmp_path: Path, server: RunningServe
         server, "--since", mark, "--min-operation-coverage", "50", "--max-violations", "9"
     )
     assert gated.returncode == 1
-    assert "operation coverage 6.5% < 50% (--min-operation-coverage)" in gated.stdout
+    assert "operation coverage 4.0% < 50% (--min-operation-coverage)" in gated.stdout
     unreachable = subprocess.run(
         [*lgmock_command(), "contract", "report", "--url", "http://127.0.0.1:1"],
         capture_output=True,
@@ -163,7 +181,7 @@ def test_junit_xml_has_a_case_per_operation_and_per_threshold(
     gate_failure = gate.find("failure")
     assert gate_failure is not None and "--min-code-coverage" in gate_failure.get("message", "")
     suite = root.find("testsuite[@name='lgmock.contract.client']")
-    assert suite is not None and suite.get("tests") == "31"
+    assert suite is not None and suite.get("tests") == "50"
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(server: RunningServer) -> None:

@@ -1,9 +1,12 @@
-"""The kit judges by the specs: it imports nothing of the server, only ``lgspecs``.
+"""The kit and the server stand apart: each imports only ``lgspecs`` of the other's world.
 
 A kit that read the server's own catalogues would agree with any wrong constant in
 them; the spec documents, their tables and the mount table live in ``lgspecs``, which
-both the server and the kit import. These tests read the kit's source (every import,
-wherever it sits) and the installed entry points, so a shortcut taken later fails here.
+both the server and the kit import. The other way round, the server reaches the kit only
+through entry points (`lgmock contract`, `lgmock record`, `lgmock receiver` and the
+dashboard's coverage page), so a server installed without the kit still runs. These
+tests read both packages' source (every import, wherever it sits) and the installed
+entry points, so a shortcut taken later fails here.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from pathlib import Path
 import pytest
 
 import contract_tests
+import mockserver
+from contract_tests import client_report, receiver_cli
 from mockserver import cli
+from mockserver.dashboard import routes
 
 KIT = Path(contract_tests.__file__).resolve().parent
+SERVER = Path(mockserver.__file__).resolve().parent
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -40,6 +47,41 @@ def test_the_kit_imports_nothing_of_mockserver() -> None:
         if module == "mockserver" or module.startswith("mockserver.")
     ]
     assert offending == []
+
+
+def test_the_server_imports_nothing_of_the_kit() -> None:
+    offending = [
+        f"{path.relative_to(SERVER.parent)}:{line} imports {module}"
+        for path in sorted(SERVER.rglob("*.py"))
+        for line, module in imports_of(path)
+        if module == "contract_tests" or module.startswith("contract_tests.")
+    ]
+    assert offending == []
+
+
+def test_the_server_reaches_the_kit_through_entry_points() -> None:
+    from importlib import metadata
+
+    reports = metadata.entry_points(group=routes.REPORTS_GROUP)
+    assert [e.value for e in reports if e.name == "coverage"] == [
+        "contract_tests.client_report:coverage"
+    ]
+    assert routes.coverage_report() is client_report.coverage
+    # The kit's commands are in `lgmock` through its one `lgmock.commands` entry point.
+    parser = cli.build_parser()
+    assert parser.parse_args(["receiver", "--port", "0"]).run is receiver_cli._receiver
+    assert parser.parse_args(["contract", "mark"]).contract_command == "mark"
+
+
+def test_without_the_entry_points_the_server_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [])
+    assert routes.coverage_report() is None
+    parser = cli.build_parser()
+    assert parser.parse_args(["serve", "--port", "0"]).port == 0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["receiver"])  # the kit's command is not there
 
 
 def test_the_check_sees_through_every_import_form(tmp_path: Path) -> None:

@@ -211,3 +211,40 @@ def test_a_scenario_file_and_one_sandbox_per_test(pytester: pytest.Pytester) -> 
         f"--lg-scenario={scenario}", "--lg-sandbox-scope=function"
     )
     result.assert_outcomes(passed=2)
+
+
+def test_thinq_connect_api_is_lgs_sdk_bound_to_the_sandbox(pytester: pytest.Pytester) -> None:
+    """A client's own test file, as a user of the plugin writes it."""
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import asyncio
+            import inspect
+
+            import pytest
+            from thinqconnect import ThinQApi, ThinQAPIException
+
+            def test_devices_and_a_refusal(thinq_connect_api, lg_sandbox):
+                assert isinstance(thinq_connect_api, ThinQApi)
+                # Only the host-bound method is the sandbox's; the rest is LG's own.
+                overridden = {
+                    name for name, member in vars(type(thinq_connect_api)).items()
+                    if inspect.isfunction(member)
+                }
+                assert overridden == {"_get_url_from_endpoint"}
+
+                async def calls():
+                    devices = await thinq_connect_api.async_get_device_list()
+                    with pytest.raises(ThinQAPIException) as caught:
+                        await thinq_connect_api.async_get_device_status("no-such-device")
+                    return devices, caught.value.code
+
+                devices, code = asyncio.run(calls())
+                owned = [d["deviceId"] for d in lg_sandbox.devices(owner="KR2024000000001")]
+                assert [d["deviceId"] for d in devices] == owned
+                assert code == "1205"
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "-W", "error::ResourceWarning")
+    result.assert_outcomes(passed=1)

@@ -7,9 +7,11 @@ the rules those tests only sample.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from contract_tests.record.drift import DriftChecker, Exchange
+from contract_tests.record.drift import DriftChecker, DriftFinding, Exchange
 from contract_tests.record.learn import Learner
+from contract_tests.record.proxy import Recorder, RecordOptions
 from contract_tests.record.redact import FILTERED, Redactor
 from contract_tests.record.scenario_file import build, replay_profile
 
@@ -146,3 +148,35 @@ def test_a_call_no_operation_documents_is_relayed_unchecked() -> None:
         exchange("GET", "/bc/v1/nothing-here", {})
     )
     assert judgement.operation is None and judgement.findings == []
+
+
+def finding(number: int) -> DriftFinding:
+    return DriftFinding(
+        api="bc",
+        operation="GET /v1/devices",
+        operation_id="getDevices",
+        check="not_a_server_error",
+        title="Server error",
+        received="500",
+        spec_says="",
+        reproduce="curl ...",
+        call=f"GET /bc/v1/devices #{number}",
+        at="2026-12-08T00:00:00+00:00",
+    )
+
+
+def test_the_exit_status_is_1_only_above_max_drift(tmp_path: Path) -> None:
+    for max_drift, expected in ((2, 0), (1, 1), (0, 1)):
+        options = RecordOptions(
+            upstream="http://upstream.invalid",
+            out=tmp_path / f"scenario-{max_drift}.yaml",
+            apis=("bc",),
+            drift=tmp_path / f"drift-{max_drift}.json",
+            max_drift=max_drift,
+        )
+        lines: list[str] = []
+        recorder = Recorder(options, lines.append)
+        recorder.log.add_callback_findings([finding(1), finding(2)])
+        assert recorder.finish() == expected, lines
+        assert json.loads(options.drift.read_text())["drift"] == 2
+        assert options.out.read_text().startswith("# Recorded by `lgmock record`")

@@ -45,7 +45,7 @@ def broken() -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_the_sandbox_conforms_to_both_specs(
+def test_the_sandbox_conforms_to_every_spec(
     lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     junit, summary = tmp_path / "contract.xml", tmp_path / "contract.md"
@@ -70,14 +70,36 @@ def test_the_sandbox_conforms_to_both_specs(
     ):
         assert status(cases[name]) == "passed", name
     assert [name for name, case in cases.items() if status(case) == "skipped"] == []
-    # Every operation of both specs was exercised, and progress was shown while running.
+    # Every operation of the three specs was exercised, and progress was shown meanwhile.
     operations = [name for name, case in cases.items() if "/v" in name]
     assert len(operations) == 24 + 7
-    assert "[bc] fuzzing" in out and "[thinq] stateful" in out
+    connect = [name for name in cases if name.startswith("connect ")]
+    assert len(connect) == 19, connect
+    assert "[bc] fuzzing" in out and "[thinq] stateful" in out and "[connect] stateful" in out
     assert summary.read_text().startswith(f"# lgmock contract server: {lg_sandbox.base_url}")
     # The run resets the sandbox and gives the service its callback URL back.
     service = lg_sandbox.state()["services"][0]
     assert service["callbackUrl"] is None  # the default scenario's: the sandbox's inbox
+
+
+@pytest.mark.slow
+def test_schemathesis_over_thinq_connect_finds_no_server_error_nor_schema_violation(
+    lg_sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "connect.xml"
+    code = lgmock(
+        "contract", "server", "--base-url", lg_sandbox.base_url, "--api", "connect",
+        "--seed", "11", "--max-examples", "8", "--junit-xml", str(junit),
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    cases = results(junit)
+    assert len(cases) == 19, sorted(cases)
+    failed = [failure_text(case) for case in cases.values() if status(case) != "passed"]
+    assert failed == [], out
+    assert code == 0, out
+    # not_a_server_error and response_schema_conformance ran on every operation.
+    assert "[connect] stateful" in out
+    assert "Traceback" not in lg_sandbox.log()
 
 
 @pytest.mark.slow
@@ -97,7 +119,7 @@ def test_a_broken_server_fails_with_the_reasons(
         "thinq POST /v2/devices/status-async": "status_code_conformance",
         "bc GET /v1/push": "not_a_server_error",
         "bc POST /v1/dr/users": "operation_implemented",
-        "bc control_shows_in_status": "reads powerSave.powerSaveEnabled = True",
+        "bc control_shows_in_status": "Got: powerSave.powerSaveEnabled = True",
         "bc unsubscribed_device_is_gone": "GET /bc/v1/push answered 500",
     }
     for name, reason in planted.items():
@@ -153,7 +175,9 @@ def test_callback_checks_run_on_any_server_given_a_callback_url(
     assert code == 1
     case = results(junit)["thinq callback_per_device"]
     assert status(case) == "failure"  # ran, rather than skipped for want of a receiver
-    assert "answered 404, expected 202" in failure_text(case)
+    text = failure_text(case)
+    assert "POST /v2/devices/profile-async answered 404\nExpected: 202\nGot: 404" in text
+    assert "\ncurl -sS -i -X POST http://127.0.0.1:" in text
 
 
 def test_an_unknown_check_is_refused_before_anything_is_sent(

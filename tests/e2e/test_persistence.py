@@ -374,3 +374,49 @@ def test_kill9_right_after_a_fleet_fan_out_loses_none_of_it(tmp_path: Path) -> N
         assert len({b["response"]["deviceId"] for b in bodies}) == 1200
     finally:
         stop_server(server)
+
+
+@pytest.mark.slow
+def test_kill9_keeps_thinq_connect_clients_subscriptions_and_controls(tmp_path: Path) -> None:
+    from tests.support import connect_headers
+
+    client = {"type": "MQTT", "service-code": "SVC202", "device-type": "607", "allowExist": True}
+    state_file = tmp_path / "state.db"
+    server = start_server(tmp_path, "--state-file", str(state_file))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.post("/_sandbox/clock", json={"freeze": True}).status_code == 200
+            calls = [
+                ("POST", "/connect/client", client),
+                ("POST", f"/connect/push/{KR_AC}/subscribe", None),
+                (
+                    "POST",
+                    f"/connect/event/{KR_FRIDGE}/subscribe",
+                    {"expire": {"unit": "HOUR", "timer": 48}},
+                ),
+                ("POST", "/connect/push/devices", None),
+                (
+                    "POST",
+                    f"/connect/devices/{KR_AC}/control",
+                    {"airConJobMode": {"currentJobMode": "FAN"}},
+                ),
+            ]
+            for method, path, body in calls:
+                answer = http.request(method, path, headers=connect_headers(), json=body)
+                assert answer.status_code == 200, (path, answer.text)
+            expected = http.get("/_sandbox/state").json()
+            assert expected["thinqConnect"]["clients"][0]["clientId"] == "lgmock-test-client"
+        # SIGKILL right after the last 200.
+        server = kill9_and_restart(server, tmp_path, state_file)
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            assert http.get("/_sandbox/state").json() == expected
+            push = http.get("/connect/push", headers=connect_headers()).json()["response"]
+            assert push == [{"deviceId": KR_AC}]
+            events = http.get("/connect/event", headers=connect_headers()).json()["response"]
+            assert [e["deviceId"] for e in events] == [KR_FRIDGE]
+            state = http.get(f"/connect/devices/{KR_AC}/state", headers=connect_headers())
+            assert state.json()["response"]["airConJobMode"]["currentJobMode"] == "FAN"
+            again = http.post(f"/connect/push/{KR_AC}/subscribe", headers=connect_headers())
+            assert again.json()["error"]["code"] == "1207"
+    finally:
+        stop_server(server)

@@ -32,6 +32,7 @@ from tests.support import (
     PARTNER_SECRET,
     REPO,
     RunningServer,
+    free_port,
     lgmock_command,
 )
 
@@ -80,9 +81,11 @@ def test_each_break_of_a_relay_is_drift_with_its_operation_and_reproduce_line(
             assert client.bc("GET", f"/devices/{KR_FRIDGE}", user=KR).status_code == 200  # unbroken
         finally:
             client.close()
+        live = httpx.get(f"{proxy.base_url}/_record/drift", timeout=10).json()  # so far
         assert proxy.stop() == 1, proxy.log()
 
     drift = proxy.drift_document()
+    assert live["findings"] == drift["findings"]
     code = findings_of(drift, "getStatusOfDevice")
     assert [(f["check"], f["title"]) for f in code] == [
         ("vendor_code_conformance", "Undocumented vendor code")
@@ -165,3 +168,14 @@ def test_prism_serving_the_vendor_document_is_drift_and_teaches_nothing_contradi
         [*lgmock_command(), "scenario", "check", str(proxy.out)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_an_upstream_that_does_not_answer_is_a_502_and_the_proxy_goes_on(tmp_path: Path) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proxy = start_recording(tmp_path, nowhere)
+    with httpx.Client(base_url=proxy.base_url, timeout=30) as http:
+        for _ in range(2):
+            answer = http.post("/bc/v1/token", headers={"X-Api-Key": "k", "X-Api-Secret": "s"})
+            assert answer.status_code == 502 and nowhere in answer.text
+    assert proxy.stop() == 0, proxy.log()  # no answer, so nothing to judge: no drift
+    assert proxy.log().count("upstream unreachable for POST /bc/v1/token") == 2

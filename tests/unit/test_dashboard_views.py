@@ -140,3 +140,32 @@ def test_what_a_client_sent_is_shown_escaped() -> None:
         assert "<script>alert(1)" not in html, html
         assert "&lt;script&gt;alert(1)" in html, html
     assert "<b>" not in detail and "&lt;b&gt;" in detail, detail
+
+
+def test_thinq_connect_calls_show_on_the_requests_page_and_filter_by_api() -> None:
+    import asyncio
+
+    import httpx
+
+    from mockserver.app import create_app
+    from tests.support import connect_headers
+
+    runtime = Runtime.from_file(default_scenario())
+    app = create_app(runtime)
+
+    async def pages() -> tuple[str, str, str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            answer = await client.get(
+                "/connect/devices/no-such-device/state", headers=connect_headers()
+            )
+            assert answer.status_code == 404
+            listing = await client.get("/_dashboard/requests")
+            only = await client.get("/_dashboard/requests/rows", params={"api": "connect"})
+            other = await client.get("/_dashboard/requests/rows", params={"api": "bc"})
+            return listing.text, only.text, other.text
+
+    listing, only, other = asyncio.run(pages())
+    assert ">connect</option>" in listing  # the API filter offers it
+    assert "/connect/devices/no-such-device/state" in only and "1205" in only
+    assert "no-such-device" not in other

@@ -35,6 +35,11 @@ def test_a_generated_fleet_loads_with_every_device_owner_and_dr_enrolment() -> N
         user = sandbox.accounts.users[entry["owner"]]
         # A device is registered to the partner its owner is enrolled with in DR.
         assert entry["registeredTo"] == [sandbox.dr.users[user.user_number].partner_id]
+    # Every user reaches its devices through ThinQ Connect too, with a PAT of its own.
+    pats = [user.pat for user in sandbox.accounts.users.values()]
+    assert len(set(pats)) == 9 and all(p and p.startswith("thinqpat_") for p in pats)
+    first = next(iter(sandbox.accounts.users.values()))
+    assert sandbox.accounts.find_user_by_pat(first.pat) is first
 
 
 def test_aliases_follow_the_owner_s_country_and_models_are_lg_s() -> None:
