@@ -219,10 +219,16 @@ class DeliveryEngine:
         delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
         self._changed(delivery)
 
-    def redeliver(self, delivery_id: str) -> Delivery:
-        """Send a delivery again (given up, or delivered and wanted twice)."""
+    def redeliver(self, delivery_id: str, url: str | None = None) -> Delivery:
+        """Send a delivery again (given up, or delivered and wanted twice); to ``url``
+        instead of its own when given (it keeps that URL). A pending one is left as is."""
         delivery = self.journal[delivery_id]
-        if delivery.status == PENDING or not delivery.url:
+        if delivery.status == PENDING:
+            return delivery
+        if url is not None and url != delivery.url:
+            delivery.url = url
+            self._new[delivery.id] = delivery  # its message (the URL in it) written again
+        if not delivery.url:
             return delivery
         delivery.status = PENDING
         self._schedule(delivery)

@@ -273,8 +273,8 @@ class StateStore:
         if changes.deliveries_new:
             db.executemany(
                 "INSERT INTO deliveries (id, message, status, attempts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
-                " attempts = excluded.attempts",
+                " ON CONFLICT (id) DO UPDATE SET message = excluded.message,"
+                " status = excluded.status, attempts = excluded.attempts",
                 changes.deliveries_new,
             )
         if changes.deliveries_updated:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
 from mockserver.backends import inbox
+from mockserver.callbacks import PENDING, Delivery
 from mockserver.clock import ClockRangeError, check_advance, check_instant
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
@@ -138,16 +139,33 @@ async def list_inbox(
     return {"total": len(found), "items": [inbox.item(d) for d in page]}, 200, {}
 
 
-async def redeliver_callback(delivery_id: str) -> Reply:
-    engine = runtime().deliveries
-    if delivery_id not in engine.journal:
+def _delivery(delivery_id: str) -> Delivery:
+    delivery = runtime().deliveries.journal.get(delivery_id)
+    if delivery is None:
         raise ApiError(
             Err.DELIVERY_NOT_FOUND,
             f"no delivery {delivery_id} (a reset or scenario load empties the delivery "
             "journal; GET /_sandbox/callbacks lists what it holds)",
             field="deliveryId",
         )
-    return engine.redeliver(delivery_id).to_dict(), 200, {}
+    return delivery
+
+
+async def get_callback(delivery_id: str) -> Reply:
+    return _delivery(delivery_id).to_dict(), 200, {}
+
+
+async def redeliver_callback(delivery_id: str, body: dict[str, Any] | None = None) -> Reply:
+    delivery = _delivery(delivery_id)
+    url = (body or {}).get("url")
+    if url is not None and delivery.status == PENDING:
+        raise ApiError(
+            Err.INVALID_BODY,
+            f"url: {delivery_id} is still being delivered (pending): it can be sent "
+            "elsewhere once it is delivered or given up",
+            field="body.url",
+        )
+    return runtime().deliveries.redeliver(delivery_id, url).to_dict(), 200, {}
 
 
 # ---------------------------------------------------------------------- accounts
