@@ -108,6 +108,8 @@ class Recorder:
             return web.Response(status=502, text=f"lgmock record: upstream {self.upstream}: {exc}")
         elapsed = time.monotonic() - started
         # The body was read decoded (aiohttp undoes gzip), so its encoding and length go.
+        # A body that came without a Content-Type is sent on as application/octet-stream
+        # (aiohttp's server, after RFC 9110 8.3); the checks judge the upstream's headers.
         relayed = [
             (name, value)
             for name, value in answer_headers

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from contract_tests.record.drift import DriftChecker, DriftFinding, Exchange
 from contract_tests.record.learn import Learner
 from contract_tests.record.proxy import Recorder, RecordOptions
@@ -165,6 +167,7 @@ def finding(number: int) -> DriftFinding:
     )
 
 
+@pytest.mark.slow  # three runs of `lgmock scenario check`
 def test_the_exit_status_is_1_only_above_max_drift(tmp_path: Path) -> None:
     for max_drift, expected in ((2, 0), (1, 1), (0, 1)):
         options = RecordOptions(

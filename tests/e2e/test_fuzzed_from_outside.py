@@ -51,6 +51,12 @@ def credentials(api: Api, base_url: str) -> list[str]:
     if api is Api.THINQ_ASYNC:
         return [f"Authorization: Bearer {KR_TOKEN}", "x-service-id: acme-thinq-service",
                 "x-service-key: acme-thinq-service-key", "x-country-code: KR"]  # fmt: skip
+    if api is Api.THINQ_CONNECT:
+        # The PAT of the default scenario's first user, and the SDK's own API key.
+        return ["Authorization: Bearer thinqpat_kr2024000000001_sandbox_pat_0001",
+                "x-country: KR", "x-client-id: lgmock-fuzz-client",
+                "x-api-key: v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3",
+                "x-service-phase: OP"]  # fmt: skip
     return []  # the control API takes none; an API added later is fuzzed as a stranger
 
 

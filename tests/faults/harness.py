@@ -512,8 +512,10 @@ class Load:
         if self.rng.random() < 0.5:
             key = self.name("fs-rule")
             # A rule that never fires (its deviceId is no device's): only its presence counts.
-            rule = {"match": {"operationId": "getStatusOfDevice", "deviceId": key},
-                    "effect": {"delay": 1}}
+            rule = {
+                "match": {"operationId": "getStatusOfDevice", "deviceId": key},
+                "effect": {"delay": 1},
+            }
             answer = await self._send(http, "POST", "/_sandbox/faults", json=rule)
             self.history.entity("fault", key, self._expect(answer, (201,), "add fault"))
             return
