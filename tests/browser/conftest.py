@@ -29,7 +29,11 @@ def chromium_path() -> Path | None:
     return Path(found) if found else None
 
 
-@pytest.fixture(scope="session")
+# One browser per test, not per session: Playwright's sync API keeps an event loop running
+# in the worker's main thread for as long as it is open, and every later `asyncio.run` in
+# that worker (unit tests of async code, the SDK tests) then fails with "cannot be called
+# from a running event loop". A launch costs about a second.
+@pytest.fixture
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
