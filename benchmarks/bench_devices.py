@@ -49,6 +49,8 @@ from typing import Any
 
 import httpx
 
+from contract_tests.processes import ChildProcess, lgmock_command
+
 REPO = Path(__file__).resolve().parent.parent
 VENDOR_SPEC = REPO / "openapi" / "business-connect.vendor.yaml"
 API_KEY = "acme-api-key-0001"
@@ -83,35 +85,20 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- processes
 
 
-class Managed:
-    """A server started in its own process group, so that stopping it stops its children
-    (npx -> sh -> node) too."""
+class Managed(ChildProcess):
+    """A server of the benchmark (lgmock or Prism) started by the project's launcher, in
+    its own process group so that stopping it stops its children (npx -> sh -> node) too;
+    with what the CPU columns need."""
 
     def __init__(self, name: str, argv: list[str], log_path: Path, cwd: Path) -> None:
         self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self._stopped = False
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "FORCE_COLOR": "0"},
-            start_new_session=True,
+        super().__init__(
+            argv, log_path=log_path, cwd=cwd, env={"NO_COLOR": "1", "FORCE_COLOR": "0"}
         )
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.process
 
     def pids(self) -> list[int]:
         """The process and its descendants (for CPU accounting)."""
@@ -136,29 +123,6 @@ class Managed:
             fields = stat.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / CLK_TCK
-
-    def stop(self) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        if self.proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.proc.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:
-            # The leader is gone; a child may linger in its group.
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self._log.close()
 
 
 # --------------------------------------------------------------------------- load
@@ -435,14 +399,6 @@ def wait_http(server: Managed, probe: Any, timeout: float) -> float:
         except httpx.HTTPError:
             time.sleep(0.2)
     raise RuntimeError(f"{server.name} did not answer within {timeout:g} s:\n{server.tail()}")
-
-
-def lgmock_command() -> list[str]:
-    script = Path(sys.executable).with_name("lgmock")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("lgmock")
-    return [found] if found else [sys.executable, "-m", "mockserver.cli"]
 
 
 def device_headers(token: str) -> dict[str, str]:

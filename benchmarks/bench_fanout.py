@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,10 +27,8 @@ from pathlib import Path
 import httpx
 from bench_devices import free_port, machine_line  # the same machine line in both tables
 
-BIN = Path(sys.executable).parent
-LGMOCK = (
-    [str(BIN / "lgmock")] if (BIN / "lgmock").exists() else [sys.executable, "-m", "mockserver.cli"]
-)
+from contract_tests.processes import ChildProcess, ServeProcess, lgmock_command
+
 USER_TOKEN = "bench-user-token"
 SERVICE, SERVICE_KEY = "bench-service", "bench-service-key"
 
@@ -56,11 +53,11 @@ def scenario(devices: int, receiver_url: str) -> dict:
     }
 
 
-def wait_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_up(url: str, process: ChildProcess, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        if not process.alive():
+            raise RuntimeError(f"{process.argv} exited with {process.process.returncode}")
         try:
             httpx.get(url, timeout=1)
             return
@@ -70,21 +67,21 @@ def wait_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def run(devices: int, workdir: Path) -> dict:
-    receiver_port, server_port = free_port(), free_port()
+    receiver_port = free_port()
     receiver_url = f"http://127.0.0.1:{receiver_port}/thinq"
     scenario_file = workdir / f"fanout-{devices}.json"
     scenario_file.write_text(json.dumps(scenario(devices, receiver_url)))
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    receiver = subprocess.Popen(
-        [*LGMOCK, "receiver", "--port", str(receiver_port), "--quiet"], **quiet
+    receiver = ChildProcess(
+        [*lgmock_command(), "receiver", "--port", str(receiver_port), "--quiet"],
+        log_path=workdir / f"receiver-{devices}.log",
     )
-    server = subprocess.Popen(
-        [*LGMOCK, "serve", "--port", str(server_port), "--scenario", str(scenario_file)], **quiet
-    )
-    base = f"http://127.0.0.1:{server_port}"
+    server: ServeProcess | None = None
     try:
         wait_up(f"http://127.0.0.1:{receiver_port}/", receiver)
-        wait_up(f"{base}/_sandbox/health", server)
+        server = ServeProcess(
+            "--scenario", str(scenario_file), log_path=workdir / f"lgmock-{devices}.log", wait=60
+        )
+        base = server.base_url
         headers = {
             "Authorization": f"Bearer {USER_TOKEN}",
             "x-message-id": base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode(),
@@ -137,11 +134,8 @@ def run(devices: int, workdir: Path) -> dict:
         }
     finally:
         for process in (server, receiver):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            if process is not None:
+                process.stop()
 
 
 def main() -> int:

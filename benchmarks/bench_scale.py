@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +43,10 @@ from bench_devices import free_port, machine_line  # the same machine line in ev
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from contract_tests.processes import ChildProcess, ServeProcess  # noqa: E402
 from mockserver import generator, scenario, simulation  # noqa: E402
+
+Server = ServeProcess
 
 BIN = Path(sys.executable).parent
 LGMOCK = (
@@ -87,46 +87,16 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen
-    base: str
-    ready_s: float
+_starts = itertools.count(1)
 
 
 def start(scenario_file: Path, timeout: float = 300, extra: list[str] | None = None) -> Server:
-    port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*LGMOCK, "serve", "--port", str(port), "--scenario", str(scenario_file), *(extra or [])],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    """``lgmock serve`` on the scenario, by the project's launcher; ``ready_s`` is the time
+    from the start to its first healthy answer."""
+    log_path = scenario_file.parent / f"lgmock-{next(_starts)}.log"
+    return ServeProcess(
+        "--scenario", str(scenario_file), *(extra or []), log_path=log_path, wait=timeout
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = started + timeout
-    while time.perf_counter() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"lgmock serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/_sandbox/health", timeout=2).status_code == 200:
-                return Server(process, base, time.perf_counter() - started)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.02)
-    stop(process)
-    raise RuntimeError(f"lgmock serve did not answer within {timeout} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except (subprocess.TimeoutExpired, ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
 
 
 def timed(action: Any) -> tuple[float, Any]:
@@ -146,7 +116,7 @@ def measure_server(devices: int, workdir: Path) -> dict[str, Any]:
     try:
         pid = server.process.pid
         row["rss_mb"] = rss_mb(pid)
-        with httpx.Client(base_url=server.base, timeout=120) as http:
+        with httpx.Client(base_url=server.base_url, timeout=120) as http:
             token = http.post(
                 "/bc/v1/token",
                 headers={"X-Api-Key": partner["apiKey"], "X-Api-Secret": partner["apiSecret"]},
@@ -178,7 +148,7 @@ def measure_server(devices: int, workdir: Path) -> dict[str, Any]:
             row["state_mb"] /= 1e6
             row["rss_state_mb"] = rss_mb(pid)
     finally:
-        stop(server.process)
+        server.stop(timeout=15)
     return row
 
 
@@ -190,20 +160,19 @@ def measure_restart(devices: int, workdir: Path, device_id: str) -> dict[str, fl
     server = start(path, extra=["--state-file", str(state_file)])
     row = {"state_ready_s": server.ready_s}
     try:
-        with httpx.Client(base_url=server.base, timeout=60) as http:
+        with httpx.Client(base_url=server.base_url, timeout=60) as http:
             answer = http.patch(f"/_sandbox/devices/{device_id}", json={"online": False})
             answer.raise_for_status()
-        os.killpg(server.process.pid, signal.SIGKILL)  # at once: no shutdown, no tick
-        server.process.wait(timeout=15)
+        server.kill()  # at once: no shutdown, no tick
         server = start(path, extra=["--state-file", str(state_file)])
         row["restart_s"], row["rss_restart_mb"] = server.ready_s, rss_mb(server.process.pid)
-        with httpx.Client(base_url=server.base, timeout=120) as http:
+        with httpx.Client(base_url=server.base_url, timeout=120) as http:
             state = http.get("/_sandbox/state").json()
         device = next(d for d in state["devices"] if d["deviceId"] == device_id)
         if device.get("online") is not False:
             raise RuntimeError(f"the change was lost in the restart: {device}")
     finally:
-        stop(server.process)
+        server.stop(timeout=15)
         for leftover in workdir.glob(f"state-{devices}.db*"):
             leftover.unlink()
     return row
@@ -258,11 +227,9 @@ def measure_tick(devices: int, workdir: Path) -> dict[str, float]:
 
 def measure_fanout(devices: int, workdir: Path) -> dict[str, float]:
     receiver_port = free_port()
-    receiver = subprocess.Popen(
+    receiver = ChildProcess(
         [*LGMOCK, "receiver", "--port", str(receiver_port), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        log_path=workdir / f"receiver-{receiver_port}.log",
     )
     receiver_url = f"http://127.0.0.1:{receiver_port}"
     document = fleet(devices, types=("DEVICE_AIR_CONDITIONER",), callback=receiver_url)
@@ -286,7 +253,7 @@ def measure_fanout(devices: int, workdir: Path) -> dict[str, float]:
         with httpx.Client(timeout=120) as http:
             started = time.perf_counter()
             answer = http.post(
-                f"{server.base}/v2/devices/control-async", headers=headers, json=body
+                f"{server.base_url}/v2/devices/control-async", headers=headers, json=body
             )
             accepted = time.perf_counter()
             if answer.status_code != 202:
@@ -306,8 +273,8 @@ def measure_fanout(devices: int, workdir: Path) -> dict[str, float]:
         }
     finally:
         if server is not None:
-            stop(server.process)
-        stop(receiver)
+            server.stop(timeout=15)
+        receiver.stop(timeout=15)
 
 
 def slope(rows: list[dict[str, Any]], key: str) -> float:

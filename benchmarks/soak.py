@@ -46,13 +46,11 @@ import contextlib
 import os
 import platform
 import random
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,6 +60,8 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
+
+from contract_tests.processes import ServeProcess
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = REPO / "fixtures" / "scenarios" / "default.yaml"
@@ -86,11 +86,6 @@ def free_port() -> int:
 
 def message_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-
-
-def lgmock_command() -> list[str]:
-    script = Path(sys.executable).with_name("lgmock")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mockserver.cli"]
 
 
 def rss_mb(pid: int) -> float:
@@ -198,51 +193,37 @@ class Receiver:
 
 @dataclass
 class Server:
+    """One lgmock server of the soak, restarted on the same port (its state file)."""
+
     args: list[str]
     work: Path
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+    running: ServeProcess | None = None
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.running.process if self.running else None
+
     def start(self, wait: float = 120.0) -> None:
-        log_file = (self.work / "lgmock.log").open("a")
-        self.process = subprocess.Popen(
-            [*lgmock_command(), "serve", "--port", str(self.port), *self.args],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            cwd=self.work,
-            start_new_session=True,
-        )
         # Ready when health answers: the port is bound before the state is restored.
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lgmock exited:\n{self.log()[-3000:]}")
-            with contextlib.suppress(OSError, ValueError):
-                with urllib.request.urlopen(f"{self.base}/_sandbox/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            time.sleep(0.2)
-        raise RuntimeError(f"lgmock did not start within {wait}s")
+        self.running = ServeProcess(
+            *self.args, log_path=self.work / "lgmock.log", cwd=self.work, port=self.port, wait=wait
+        )
 
     def log(self) -> str:
         return (self.work / "lgmock.log").read_text(errors="replace")
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        if self.running is not None and self.running.alive():
+            self.running.kill(timeout=30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.running is not None:
+            self.running.stop(timeout=30)
 
 
 # --------------------------------------------------------------------------- clients

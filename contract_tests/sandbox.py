@@ -8,12 +8,9 @@ so the handle works the same on a sandbox the plugin started and on one started 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,8 @@ import httpx
 from contract_tests.contracts import api_root, mount
 from contract_tests.credentials import Credentials
 from contract_tests.lgapi import KitError, LgApi
-from contract_tests.receiver import CallbackReceiver, _free_port, push_type
+from contract_tests.processes import ServeProcess
+from contract_tests.receiver import CallbackReceiver, push_type
 
 
 class SandboxError(KitError):
@@ -360,8 +358,11 @@ def _device_of(body: Any) -> str | None:
 # ------------------------------------------------------------------------- a process
 
 
-class SandboxProcess:
-    """``lgmock serve`` on a free port, as a child process (what the pytest plugin starts)."""
+class SandboxProcess(ServeProcess):
+    """``lgmock serve`` on a free port, as a child process (what the pytest plugin starts).
+
+    The project's one launcher (``processes.ServeProcess``) with the plugin's options.
+    """
 
     def __init__(
         self,
@@ -372,52 +373,16 @@ class SandboxProcess:
         extra_args: tuple[str, ...] = (),
         wait: float = 30.0,
     ) -> None:
-        self.port = port or _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
         directory = log_dir or Path.cwd()
-        self.log_path = directory / f"lgmock-sandbox-{self.port}.log"
-        args = ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        if scenario is not None:
-            args += ["--scenario", str(scenario)]
-        log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [*_lgmock_command(), *args, *extra_args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        args = ["--scenario", str(scenario)] if scenario is not None else []
+        super().__init__(
+            *args,
+            *extra_args,
+            log_path=directory / f"lgmock-sandbox-{os.getpid()}-{next(_process_numbers)}.log",
             cwd=directory,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            port=port,
+            wait=wait,
         )
-        log.close()
-        self._wait_until_up(wait)
-
-    def _wait_until_up(self, wait: float) -> None:
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise KitError(f"lgmock serve exited with {self.process.returncode}:\n{self.log()}")
-            if Sandbox.detect(self.base_url, timeout=1) is not None:
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise KitError(f"lgmock serve did not answer within {wait:g} s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
-def _lgmock_command() -> list[str]:
-    """The console script beside this interpreter, else on PATH, else the module."""
-    script = Path(sys.executable).with_name("lgmock")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("lgmock")
-    return [found] if found else [sys.executable, "-m", "mockserver.cli"]
+_process_numbers = itertools.count(1)

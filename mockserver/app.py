@@ -183,9 +183,7 @@ class _ValidatedOnce:
 
     def __call__(self, cls: type[Specification], document: dict[str, Any]) -> None:
         try:
-            digest = hashlib.sha256(
-                orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
-            ).digest()
+            digest = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)).digest()
         except TypeError:  # a value orjson cannot encode: check it every time
             self.check(cls, document)
             return

@@ -38,6 +38,7 @@ import aiohttp
 from mockserver import json_codec
 from mockserver.backends import inbox
 from mockserver.clock import SandboxClock
+from mockserver.delivery_settings import DeliverySettings
 from mockserver.faults import FaultRules
 from mockserver.wire import iso_timestamp
 
@@ -51,17 +52,6 @@ REORDER_WAIT = 0.5  # seconds a "reorder" message waits for a message to overtak
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    attempts: int = 5
-    backoff_initial: float = 0.2  # seconds before the first retry; doubles each time
-    backoff_max: float = 5.0
-    connect_timeout: float = 2.0
-    read_timeout: float = 5.0
-    concurrency: int = 64  # lanes delivered at once (fixed when the engine starts)
-    journal_cap: int = 100_000  # deliveries kept; the oldest finished ones go first
 
 
 @dataclass
@@ -229,10 +219,16 @@ class DeliveryEngine:
         delivery.attempts.append(Attempt(delivery.created_at, outcome, None, 0.0))
         self._changed(delivery)
 
-    def redeliver(self, delivery_id: str) -> Delivery:
-        """Send a delivery again (given up, or delivered and wanted twice)."""
+    def redeliver(self, delivery_id: str, url: str | None = None) -> Delivery:
+        """Send a delivery again (given up, or delivered and wanted twice); to ``url``
+        instead of its own when given (it keeps that URL). A pending one is left as is."""
         delivery = self.journal[delivery_id]
-        if delivery.status == PENDING or not delivery.url:
+        if delivery.status == PENDING:
+            return delivery
+        if url is not None and url != delivery.url:
+            delivery.url = url
+            self._new[delivery.id] = delivery  # its message (the URL in it) written again
+        if not delivery.url:
             return delivery
         delivery.status = PENDING
         self._schedule(delivery)

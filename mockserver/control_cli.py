@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +84,29 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--bodies", action="store_true", help="print each delivery's body under it (JSON)"
     )
 
-    redeliver = command("redeliver", "send a callback delivery again", _redeliver)
+    redeliver = command(
+        "redeliver",
+        "send a callback delivery again and say how it ended (exit 0 delivered, 1 failed,"
+        " 3 still retrying)",
+        _redeliver,
+    )
     redeliver.add_argument("delivery_id")
+    redeliver.add_argument("--to", metavar="URL", help="send it to URL instead (it keeps it)")
+    redeliver.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long to wait for it to end (default 30; 0: queue it and return)",
+    )
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What a command found, and the exit status it calls for (0 unless said)."""
+
+    result: Any
+    exit_code: int
 
 
 def _run(run: Any, args: argparse.Namespace) -> int:
@@ -96,11 +119,14 @@ def _run(run: Any, args: argparse.Namespace) -> int:
     except httpx.HTTPError as exc:
         print(f"lgmock: cannot reach the sandbox at {args.url}: {exc}", file=sys.stderr)
         return 2
+    exit_code = 0
+    if isinstance(result, Ended):
+        result, exit_code = result.result, result.exit_code
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     elif isinstance(result, str):
         print(result)
-    return 0
+    return exit_code
 
 
 def _call(http: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
@@ -298,6 +324,28 @@ def _callbacks(http: httpx.Client, args: argparse.Namespace) -> Any:
     return "\n".join(lines)
 
 
+STILL_RETRYING = 3  # exit status: the delivery had not ended when --wait ran out
+
+
 def _redeliver(http: httpx.Client, args: argparse.Namespace) -> Any:
-    item = _call(http, "POST", f"/callbacks/{args.delivery_id}/redeliver")
-    return item if args.json else f"{item['id']} queued again ({item['status']})"
+    body = {"url": args.to} if args.to else None
+    item = _call(http, "POST", f"/callbacks/{args.delivery_id}/redeliver", json=body)
+    if args.wait <= 0:
+        return item if args.json else f"{item['id']} queued again to {item['url']}"
+    made = len(item["attempts"])  # attempts before this redelivery
+    deadline = time.monotonic() + args.wait
+    while item["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        item = _call(http, "GET", f"/callbacks/{args.delivery_id}")
+    new = item["attempts"][made:]
+    last = new[-1] if new else None
+    where = f"{item['id']} to {item['url']}"
+    if item["status"] == "delivered":
+        line = f"{where}: delivered (HTTP {last['statusCode']})" if last else f"{where}: delivered"
+        return Ended(item if args.json else line, 0)
+    tried = f"{len(new)} attempt{'s' if len(new) != 1 else ''}"
+    outcome = f", last: {last['outcome']}" if last else ""
+    if item["status"] == "failed":
+        return Ended(item if args.json else f"{where}: failed after {tried}{outcome}", 1)
+    line = f"{where}: still retrying after {args.wait:g} s ({tried}{outcome})"
+    return Ended(item if args.json else line, STILL_RETRYING)

@@ -21,6 +21,7 @@ import difflib
 import fnmatch
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class FaultRules:
         self._ids = itertools.count(1)
         self._random = random.Random(f"faults:{seed}")
         self._fired_unsaved = False  # a rule's count moved since the state file asked
+        # Set by the sandbox: marks the faults family changed (the state file).
+        self.changed: Callable[[], None] = _nothing
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
         """A rule from its JSON form; refused whole with the field at fault."""
@@ -116,14 +119,17 @@ class FaultRules:
             fired=int(spec.get("fired", 0)),
         )
         self.rules[rule.id] = rule
+        self.changed()
         return rule
 
     def remove(self, rule_id: str) -> None:
         if self.rules.pop(rule_id, None) is None:
             raise ApiError(Err.FAULT_RULE_NOT_FOUND, f"no fault rule {rule_id}", field="faultId")
+        self.changed()
 
     def clear(self) -> None:
         self.rules.clear()
+        self.changed()
 
     def fire(self, target: str, facts: dict[str, str | None]) -> FaultRule | None:
         """The first live rule for these facts that wins its draw; counts the firing."""
@@ -215,3 +221,7 @@ def parse_prefer(value: str | None, api: Api) -> Preference:
             delay = int(raw)
         # Other preferences (RFC 7240: return=, respond-async, ...) are not ours: ignored.
     return Preference(error, delay)
+
+
+def _nothing() -> None:
+    pass

@@ -5,7 +5,7 @@ What it keeps:
 - ``base``: the scenario last loaded (what a reset goes back to), written once per load;
 - ``devices`` and ``families``: what changed over it, one row per changed device and one
   per changed entity family (partners, users, ...), never a whole snapshot;
-- ``dr_pieces``: the DR family by the piece (``backends/dr_pieces``: its head, each
+- ``dr_pieces``: the DR family by the piece (``backends/dr/pieces.py``: its head, each
   event, each member's series and control, each data file), so a change writes what it
   touched, not the ~50 MB of an event over a 100,000-device fleet;
 - ``deliveries``: every callback delivery with its status and attempts, so what was
@@ -43,9 +43,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mockserver import journal_file, json_codec, scenario
-from mockserver.backends import dr_pieces
-from mockserver.backends.dr_pieces import Key, Piece
+from mockserver import journal_file, json_codec
+from mockserver.backends.dr import pieces as dr_pieces
+from mockserver.backends.dr.pieces import Key, Piece
 from mockserver.journal_file import JournalFileError, JournalWriter
 
 FORMAT = "lgmock-state"
@@ -125,7 +125,7 @@ class StoredState:
 
 @dataclass
 class Changes:
-    """One commit's worth of rows (the runtime gathers them, the store writes them)."""
+    """One commit's worth of rows: ``Runtime.changes()`` builds them, the store writes them."""
 
     base: tuple[str, dict[str, Any]] | None = None  # a new scenario: (source, document)
     dropped: bool = False  # a reset or a load: the changes over the base are gone
@@ -273,8 +273,8 @@ class StateStore:
         if changes.deliveries_new:
             db.executemany(
                 "INSERT INTO deliveries (id, message, status, attempts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
-                " attempts = excluded.attempts",
+                " ON CONFLICT (id) DO UPDATE SET message = excluded.message,"
+                " status = excluded.status, attempts = excluded.attempts",
                 changes.deliveries_new,
             )
         if changes.deliveries_updated:
@@ -472,56 +472,3 @@ def read_legacy(path: Path) -> dict[str, Any]:
         if not isinstance(data.get(key), kind):
             raise StateFileError(f"{path}: {key} is missing or not a {kind.__name__}")
     return data
-
-
-# ---------------------------------------------------------------------- what to write
-
-
-def gather(runtime: Any) -> Changes:
-    """What changed in ``runtime`` since its last commit, as rows: cheap when nothing did.
-
-    The sandbox says which devices and entity families changed (its copy-on-write
-    change log), the delivery engine what it added and what progressed; only those are
-    exported. Nothing is taken: the change logs are emptied by ``runtime.saved()`` once
-    the rows are committed, so a commit that fails leaves them all for the next one.
-    (The request journal records to its own file: ``journal_file``.)
-    """
-    changes = Changes()
-    sandbox = runtime.sandbox
-    base = runtime.unsaved_base
-    if base is not None:
-        changes.base = base
-        changes.dropped = True
-    elif runtime.dropped:
-        changes.dropped = True
-    taken = sandbox.changes()
-    families = set(taken.families)
-    if sandbox.faults.has_fired():
-        families.add("faults")  # a count-limited rule must not fire again after a crash
-    if changes.dropped:
-        # What building the sandbox made that its scenario does not say: the clock's
-        # instant (stored with the wall time, see current()) and the DR file secret.
-        families |= {"clock", "dr"}
-    if "dr" in families:
-        # By the piece: what the DR backend's change log names, or all of it after a
-        # reset or a load (the rows over the old base are gone).
-        families.discard("dr")
-        if changes.dropped:
-            changes.dr_pieces, changes.dr_whole = sandbox.dr.all_pieces(), True
-        else:
-            changes.dr_pieces, changes.dr_removed = sandbox.dr.changed_pieces()
-    if families:
-        changes.families = scenario.export_entities(sandbox, families)
-        if "clock" in changes.families:
-            changes.families["clock"] = {**changes.families["clock"], "wallTime": time.time()}
-    store = sandbox.devices
-    for device_id in taken.devices:
-        info = store.info(device_id)
-        if info is not None:
-            changes.devices[device_id] = scenario.export_device(info, store.status_of(device_id))
-    cleared, new, progressed, forgotten = runtime.deliveries.unsaved()
-    changes.deliveries_cleared = cleared
-    changes.deliveries_new = delivery_rows(new)
-    changes.deliveries_updated = delivery_progress(progressed)
-    changes.deliveries_forgotten = forgotten
-    return changes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,11 +179,62 @@ class Runtime:
         """
         if self.has_unsaved():
             assert self.store is not None
-            self.store.write(persistence.gather(self))
+            self.store.write(self.changes())
             self._unsaved_base = None
             self._dropped = False
             self.sandbox.take_changes()
             self.deliveries.saved()
+
+    def changes(self) -> persistence.Changes:
+        """What changed since the last commit, as the state file's rows: cheap when
+        nothing did.
+
+        The sandbox says which devices and entity families changed (its copy-on-write
+        change log), the delivery engine what it added and what progressed; only those
+        are exported. Nothing is taken: the change logs are emptied by ``commit`` once
+        the rows are committed, so a commit that fails leaves them all for the next one.
+        (The request journal records to its own file: ``journal_file``.)
+        """
+        changes = persistence.Changes()
+        sandbox = self.sandbox
+        base = self._unsaved_base
+        if base is not None:
+            changes.base = base
+            changes.dropped = True
+        elif self._dropped:
+            changes.dropped = True
+        taken = sandbox.changes()
+        families = set(taken.families)
+        if sandbox.faults.has_fired():
+            families.add("faults")  # a count-limited rule must not fire again after a crash
+        if changes.dropped:
+            # What building the sandbox made that its scenario does not say: the clock's
+            # instant (stored with the wall time, see current()) and the DR file secret.
+            families |= {"clock", "dr"}
+        if "dr" in families:
+            # By the piece: what the DR backend's change log names, or all of it after a
+            # reset or a load (the rows over the old base are gone).
+            families.discard("dr")
+            if changes.dropped:
+                changes.dr_pieces, changes.dr_whole = sandbox.dr.all_pieces(), True
+            else:
+                changes.dr_pieces, changes.dr_removed = sandbox.dr.changed_pieces()
+        if families:
+            changes.families = scenario.export_entities(sandbox, families)
+            if "clock" in changes.families:
+                changes.families["clock"] = {**changes.families["clock"], "wallTime": time.time()}
+        store = sandbox.devices
+        for device_id in taken.devices:
+            info = store.info(device_id)
+            if info is not None:
+                status = store.status_of(device_id)
+                changes.devices[device_id] = scenario.export_device(info, status)
+        cleared, new, progressed, forgotten = self.deliveries.unsaved()
+        changes.deliveries_cleared = cleared
+        changes.deliveries_new = persistence.delivery_rows(new)
+        changes.deliveries_updated = persistence.delivery_progress(progressed)
+        changes.deliveries_forgotten = forgotten
+        return changes
 
     def commit_or_roll_back(self) -> None:
         """``commit`` before answers leave (GroupCommit): if it fails, the state in memory

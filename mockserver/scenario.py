@@ -38,8 +38,8 @@ from mockserver.backends.connect import EventSubscription as ConnectEventSubscri
 from mockserver.backends.devices import Device, DeviceRecord, Fleet, initial_status
 from mockserver.backends.sandbox import Sandbox
 from mockserver.backends.thinq import PUSH_SUBSCRIBED, EventSubscription
-from mockserver.callbacks import DeliverySettings
 from mockserver.clock import ClockRangeError, SandboxClock, check_instant
+from mockserver.delivery_settings import DeliverySettings
 from mockserver.errors import ApiError
 from mockserver.profiles import DeviceProfile, ProfileError, resolve_profile
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import os
-import re
-import shutil
+import signal
 import socket
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from contract_tests.processes import BANNER, ServeProcess
+from contract_tests.processes import lgmock_command as lgmock_command  # the tests use it
 from mockserver.wire import new_message_id
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,6 +39,7 @@ SDK_API_KEY = "v6GFvkweNo7DK7yD3ylIZ9w52aKBU0eJ7wLXkSR3"
 
 
 _server_numbers = itertools.count(1)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -47,23 +48,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def lgmock_command() -> list[str]:
-    """The installed console script when there is one, else the module."""
-    script = Path(sys.executable).with_name("lgmock")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("lgmock")
-    return [found] if found else [sys.executable, "-m", "mockserver.cli"]
-
-
-@dataclass
-class RunningServer:
-    base_url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+# The project's one launcher is the kit's (contract_tests/processes.py): the tests start
+# `lgmock serve` the way the kit's pytest plugin and the benchmarks do.
 
 
 def start_server(
@@ -72,22 +58,15 @@ def start_server(
     wait: float = 30.0,
     command: list[str] | None = None,
     env: dict[str, str] | None = None,
-) -> RunningServer:
+) -> ServeProcess:
     """A real `lgmock serve` on a port it picks itself (``--port 0``), read back from its
     banner: no window in which another test's server could take a port chosen here.
 
     ``command`` replaces ``lgmock`` (the fault suite's launcher that makes commits fail);
     ``env`` is added to the environment."""
-    log_path = new_log_path(tmp_dir)
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*(command or lgmock_command()), *serve_arguments(*args)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_dir,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    return ServeProcess(
+        *args, log_path=new_log_path(tmp_dir), cwd=tmp_dir, wait=wait, command=command, env=env
     )
-    return wait_until_serving(process, log_path, wait)
 
 
 def new_log_path(tmp_dir: Path) -> Path:
@@ -98,7 +77,31 @@ def serve_arguments(*args: str) -> list[str]:
     return ["serve", "--host", "127.0.0.1", "--port", "0", *args]
 
 
-def wait_until_serving(process: Any, log_path: Path, wait: float) -> RunningServer:
+@dataclass
+class AdoptedServer:
+    """A server process the launcher did not start (the fault suite forks its servers
+    from a warm parent), with the interface tests use of a ``ServeProcess``."""
+
+    base_url: str
+    process: Any  # Popen, or anything with its poll / wait / send_signal / kill
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+RunningServer = ServeProcess | AdoptedServer
+
+
+def wait_until_serving(process: Any, log_path: Path, wait: float) -> AdoptedServer:
     """The server of ``process`` once its banner is out and its health answers."""
     deadline = time.monotonic() + wait
     base_url = None
@@ -106,14 +109,12 @@ def wait_until_serving(process: Any, log_path: Path, wait: float) -> RunningServ
         if process.poll() is not None:
             raise RuntimeError(f"lgmock exited with {process.returncode}:\n{log_path.read_text()}")
         if base_url is None:
-            banner = re.search(
-                r"Business Connect\s+(http://127\.0\.0\.1:\d+)/bc/v1", log_path.read_text()
-            )
+            banner = BANNER.search(log_path.read_text())
             base_url = banner.group(1) if banner else None
         if base_url is not None:
             try:
                 if httpx.get(f"{base_url}/_sandbox/health", timeout=1).status_code == 200:
-                    return RunningServer(base_url, process, log_path)
+                    return AdoptedServer(base_url, process, log_path)
             except httpx.HTTPError:
                 pass
         time.sleep(0.05)
@@ -122,11 +123,20 @@ def wait_until_serving(process: Any, log_path: Path, wait: float) -> RunningServ
 
 
 def stop_server(server: RunningServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
+    """``condition()`` once it is truthy, polled every 20 ms: the way a test waits for
+    something the server does in the background (a fixed sleep is a guess)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what or condition}")
+        time.sleep(0.02)
 
 
 def bc_token(client: httpx.Client, key: str = PARTNER_KEY, secret: str = PARTNER_SECRET) -> str:

@@ -150,13 +150,13 @@ def write(learner: Learner, upstream: str, out: Path) -> Written:
 
 def check(document: dict[str, Any]) -> list[str]:
     """The problems `lgmock scenario check` finds in ``document`` (none: it loads)."""
-    from contract_tests.sandbox import _lgmock_command
+    from contract_tests.processes import lgmock_command
 
     with tempfile.TemporaryDirectory(prefix="lgmock-record-") as folder:
         path = Path(folder) / "scenario.yaml"
         path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
         done = subprocess.run(
-            [*_lgmock_command(), "scenario", "check", str(path)],
+            [*lgmock_command(), "scenario", "check", str(path)],
             capture_output=True,
             text=True,
             timeout=120,

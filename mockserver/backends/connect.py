@@ -153,8 +153,7 @@ class ConnectBackend:
         if country != user.country_code:
             raise ApiError(
                 Err.INVALID_HEADER,
-                f"x-country {country} is not the country of the token's user "
-                f"({user.country_code})",
+                f"x-country {country} is not the country of the token's user ({user.country_code})",
                 field="x-country",
             )
         return user
@@ -242,7 +241,8 @@ class ConnectBackend:
             days = (last - first).days + 1
             if days > MAX_DAYS:
                 raise ApiError(
-                    Err.INVALID_BODY, f"a DAILY period spans at most {MAX_DAYS} days",
+                    Err.INVALID_BODY,
+                    f"a DAILY period spans at most {MAX_DAYS} days",
                     field="endDate",
                 )
             entries = [
@@ -253,7 +253,8 @@ class ConnectBackend:
             months = (last.year - first.year) * 12 + last.month - first.month + 1
             if months > MAX_MONTHS:
                 raise ApiError(
-                    Err.INVALID_BODY, f"a MONTHLY period spans at most {MAX_MONTHS} months",
+                    Err.INVALID_BODY,
+                    f"a MONTHLY period spans at most {MAX_MONTHS} months",
                     field="endDate",
                 )
             entries = []

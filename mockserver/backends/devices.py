@@ -17,7 +17,6 @@ file, and heard by every ``on_change`` listener.
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -385,7 +384,3 @@ class DeviceStore:
 def initial_status(profile: DeviceProfile, seed: int, device_id: str) -> Status:
     """A device's generated status: the same for the same scenario seed and device id."""
     return profile.initial_status(random.Random(f"{seed}:{device_id}"))
-
-
-def status_copy(device: Device) -> Status:
-    return copy.deepcopy(device.status)

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mockserver.backends.accounts import Accounts
+from mockserver.backends.accounts import Accounts, Partner, Service
 from mockserver.backends.business_connect import BusinessConnectBackend
 from mockserver.backends.connect import ConnectBackend
 from mockserver.backends.devices import DeviceStore, Fleet
-from mockserver.backends.dr import DrBackend
+from mockserver.backends.dr.backend import DrBackend
 from mockserver.backends.thinq import ThinqBackend
-from mockserver.callbacks import DeliverySettings
 from mockserver.clock import SandboxClock
+from mockserver.delivery_settings import DeliverySettings
+from mockserver.errors import ApiError, Err
 from mockserver.faults import FaultRules
 
 # The scenario's top-level names of everything that is not a device: a family changes
@@ -75,6 +76,7 @@ class Sandbox:
         self.thinq.changed = lambda: self.changed("thinqAsync")
         self.connect.changed = lambda: self.changed("thinqConnect")
         self.dr.changed = lambda: self.changed("dr")
+        self.faults.changed = lambda: self.changed("faults")
         # Time-driven behaviour (DR windows, appliance cycles) registers here and runs on
         # tick(): after every clock change, before every request, and periodically.
         self._tickers: list[Callable[[datetime], None]] = [self.dr.tick]
@@ -109,6 +111,46 @@ class Sandbox:
         self.faults.take_fired()
         self.dr.pieces.take()
         return Changes(self.devices.take_changed(), families)
+
+    def set_clock(
+        self,
+        *,
+        at: datetime | None = None,
+        advance: float | None = None,
+        freeze: bool | None = None,
+    ) -> None:
+        """Move the sandbox clock (POST /_sandbox/clock); what became due then happens now
+        (token expiries, DR windows, appliance cycles)."""
+        # Freeze first and release last, so `{"set": T, "freeze": true}` reads exactly T.
+        if freeze is True:
+            self.clock.freeze()
+        if at is not None:
+            self.clock.set(at)
+        if advance is not None:
+            self.clock.advance(advance)
+        if freeze is False:
+            self.clock.release()
+        self.changed("clock")
+        self.tick()
+
+    # ------------------------------------------------------------------ callback URLs
+    # Where a client's receiver listens (PATCH /_sandbox/services|partners/{id}).
+
+    def set_service_callback(self, service_id: str, url: str) -> Service:
+        service = self.accounts.services.get(service_id)
+        if service is None:
+            raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
+        service.callback_url = url
+        self.changed("services")
+        return service
+
+    def set_partner_callback(self, partner_id: str, url: str) -> Partner:
+        partner = self.accounts.partners.get(partner_id)
+        if partner is None:
+            raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
+        partner.callback_url = url
+        self.changed("partners")
+        return partner
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -23,8 +23,6 @@ EVENT_SUBSCRIBED = "DEVICE_EVENT_SUBSCRIBED"
 EVENT_UNSUBSCRIBED = "DEVICE_EVENT_UNSUBSCRIBED"
 PUSH_SUBSCRIBED = "DEVICE_PUSH_SUBSCRIBED"
 PUSH_UNSUBSCRIBED = "DEVICE_PUSH_UNSUBSCRIBED"
-# The seed's push-subscribe table spells it this way; its example does not (TQ-13).
-PUSH_SUBSCRIBED_ALTERNATIVE = "USER_PUSH_SUBSCRIBED"
 # Every pushType of a callback answering a request, as the seed's examples name them.
 SEED_PUSH_TYPES = (
     PROFILE,

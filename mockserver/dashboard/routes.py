@@ -36,6 +36,8 @@ def coverage_report() -> Callable[[list[dict[str, Any]]], dict[str, Any]] | None
 
     found = [entry for entry in entry_points(group=REPORTS_GROUP) if entry.name == "coverage"]
     return found[0].load() if found else None
+
+
 HERE = Path(__file__).parent
 
 

@@ -1,7 +1,7 @@
 """Business Connect DR operations, one function per operationId (spec-notes BC-06).
 
 Each handler checks the caller (API key, token, the DR role, X-Country-Code), parses the
-body into the DR model's objects (``dr_checks``: the prose rules OpenAPI cannot state),
+body into the DR model's objects (``dr.checks``: the prose rules OpenAPI cannot state),
 hands them to ``DrBackend`` and renders its objects in the DR envelope ``{code: 2000,
 data}``. Events are the exception: an event body is read against the event it updates
 (its targets keep their opt), so ``DrBackend.put_event`` parses it.
@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from mockserver import request_context
-from mockserver.backends import dr_checks as checks
 from mockserver.backends.accounts import Partner
-from mockserver.backends.dr import BatchResult
+from mockserver.backends.dr import checks
+from mockserver.backends.dr.backend import BatchResult
 from mockserver.errors import Api, ApiError, Err, code_for
 from mockserver.handlers.auth import partner as caller
 from mockserver.handlers.context import Reply, dr_reply, header, runtime, sandbox

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver import scenario
 from mockserver.backends import inbox
+from mockserver.callbacks import PENDING, Delivery
 from mockserver.clock import ClockRangeError, check_advance, check_instant
 from mockserver.errors import CATALOGUES, ApiError, Err
 from mockserver.handlers.context import Reply, runtime
@@ -84,7 +85,6 @@ def _in_clock_range(check: Callable[..., object], name: str, *args: Any) -> None
 
 
 async def set_clock(body: dict[str, Any]) -> Reply:
-    clock = runtime().sandbox.clock
     moment = None
     if "set" in body:
         try:
@@ -92,22 +92,16 @@ async def set_clock(body: dict[str, Any]) -> Reply:
         except ValueError as exc:
             raise ApiError(Err.INVALID_BODY, f"set: {exc}", field="body.set") from exc
         _in_clock_range(check_instant, "set", moment)
-    if "advance" in body:
-        _in_clock_range(check_advance, "advance", moment or clock.now(), float(body["advance"]))
+    sandbox = runtime().sandbox
+    advance = float(body["advance"]) if "advance" in body else None
+    if advance is not None:
+        _in_clock_range(check_advance, "advance", moment or sandbox.clock.now(), advance)
     # Every value is checked before any is applied: a refused call changes nothing.
-    # Freeze first and release last, so `{"set": T, "freeze": true}` reads exactly T.
-    if body.get("freeze") is True:
-        clock.freeze()
-    if moment is not None:
-        clock.set(moment)
-    if "advance" in body:
-        clock.advance(float(body["advance"]))
-    if body.get("freeze") is False:
-        clock.release()
-    # What became due at the new time happens now (expiries, DR windows, cycles).
-    runtime().sandbox.changed("clock")
-    runtime().sandbox.tick()
-    return clock.to_dict(), 200, {}
+    freeze = body.get("freeze")
+    sandbox.set_clock(
+        at=moment, advance=advance, freeze=freeze if isinstance(freeze, bool) else None
+    )
+    return sandbox.clock.to_dict(), 200, {}
 
 
 # ---------------------------------------------------------------------- callbacks
@@ -145,36 +139,45 @@ async def list_inbox(
     return {"total": len(found), "items": [inbox.item(d) for d in page]}, 200, {}
 
 
-async def redeliver_callback(delivery_id: str) -> Reply:
-    engine = runtime().deliveries
-    if delivery_id not in engine.journal:
+def _delivery(delivery_id: str) -> Delivery:
+    delivery = runtime().deliveries.journal.get(delivery_id)
+    if delivery is None:
         raise ApiError(
             Err.DELIVERY_NOT_FOUND,
             f"no delivery {delivery_id} (a reset or scenario load empties the delivery "
             "journal; GET /_sandbox/callbacks lists what it holds)",
             field="deliveryId",
         )
-    return engine.redeliver(delivery_id).to_dict(), 200, {}
+    return delivery
+
+
+async def get_callback(delivery_id: str) -> Reply:
+    return _delivery(delivery_id).to_dict(), 200, {}
+
+
+async def redeliver_callback(delivery_id: str, body: dict[str, Any] | None = None) -> Reply:
+    delivery = _delivery(delivery_id)
+    url = (body or {}).get("url")
+    if url is not None and delivery.status == PENDING:
+        raise ApiError(
+            Err.INVALID_BODY,
+            f"url: {delivery_id} is still being delivered (pending): it can be sent "
+            "elsewhere once it is delivered or given up",
+            field="body.url",
+        )
+    return runtime().deliveries.redeliver(delivery_id, url).to_dict(), 200, {}
 
 
 # ---------------------------------------------------------------------- accounts
 
 
 async def update_service(service_id: str, body: dict[str, Any]) -> Reply:
-    service = runtime().sandbox.accounts.services.get(service_id)
-    if service is None:
-        raise ApiError(Err.SERVICE_NOT_FOUND, f"no service {service_id}", field="serviceId")
-    service.callback_url = body["callbackUrl"]
-    runtime().sandbox.changed("services")
+    service = runtime().sandbox.set_service_callback(service_id, body["callbackUrl"])
     return {"serviceId": service.service_id, "callbackUrl": service.callback_url}, 200, {}
 
 
 async def update_partner(partner_id: str, body: dict[str, Any]) -> Reply:
-    partner = runtime().sandbox.accounts.partners.get(partner_id)
-    if partner is None:
-        raise ApiError(Err.PARTNER_NOT_FOUND, f"no partner {partner_id}", field="partnerId")
-    partner.callback_url = body["callbackUrl"]
-    runtime().sandbox.changed("partners")
+    partner = runtime().sandbox.set_partner_callback(partner_id, body["callbackUrl"])
     return {"partnerId": partner.partner_id, "callbackUrl": partner.callback_url}, 200, {}
 
 
@@ -223,19 +226,16 @@ async def list_faults() -> Reply:
 
 async def add_fault(body: dict[str, Any]) -> Reply:
     rule = runtime().sandbox.faults.add(body)
-    runtime().sandbox.changed("faults")
     return rule.to_dict(), 201, {}
 
 
 async def clear_faults() -> Reply:
     runtime().sandbox.faults.clear()
-    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 
 async def remove_fault(fault_id: str) -> Reply:
     runtime().sandbox.faults.remove(fault_id)
-    runtime().sandbox.changed("faults")
     return None, 204, {}
 
 

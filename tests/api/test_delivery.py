@@ -21,7 +21,7 @@ from tests.api.test_thinq_async import (
     other_job_mode,
     thinq_headers,
 )
-from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, RunningServer, user_headers
+from tests.support import KR_AC, KR_FRIDGE, KR_TOKEN, RunningServer, user_headers, wait_until
 
 
 def load_with_delivery(http: httpx.Client, url: str, **delivery: Any) -> None:
@@ -49,9 +49,13 @@ def test_receiver_down_then_up_loses_nothing(http: httpx.Client) -> None:
     load_with_delivery(http, down.url, attempts=20, backoffInitial=0.05, backoffMax=0.3)
     headers = thinq_headers()
     request_id = accepted(http.post("/v2/devices/status-async", headers=headers), headers)
-    time.sleep(0.5)
-    entries = journal(http, requestId=request_id)
-    assert entries and all(e["status"] == "pending" for e in entries)
+
+    def all_tried() -> list[dict[str, Any]]:
+        entries = journal(http, requestId=request_id)
+        return entries if entries and all(e["attempts"] for e in entries) else []
+
+    entries = wait_until(all_tried, what="every delivery tried at least once")
+    assert all(e["status"] == "pending" for e in entries)
     assert {a["outcome"] for e in entries for a in e["attempts"]} == {"connect error"}
     with down:
         bodies = down.wait_for(len(kr_devices(http)), of_request(request_id))
@@ -90,7 +94,14 @@ def test_read_timeout_is_retried(http: httpx.Client, receiver: CallbackReceiver)
     receiver.behaviour.delay = 0.5
     headers = thinq_headers()
     request_id = accepted(http.post("/v2/devices/profile-async", headers=headers), headers)
-    time.sleep(1)
+    wait_until(
+        lambda: any(
+            a["outcome"] == "timeout"
+            for e in journal(http, requestId=request_id)
+            for a in e["attempts"]
+        ),
+        what="an attempt that timed out",
+    )
     receiver.behaviour.delay = 0
     receiver.wait_for(len(kr_devices(http)), of_request(request_id))
     outcomes = {a["outcome"] for e in journal(http, requestId=request_id) for a in e["attempts"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from contract_tests.receiver import CallbackReceiver
 from mockserver.errors import BC_CODES, THINQ_CODES
 from tests.api.test_thinq_async import SERVICE, call_async, kr_devices, thinq_headers
-from tests.support import KR_AC, KR_TOKEN, OFFICE_AC, bc_headers, user_headers
+from tests.support import KR_AC, KR_TOKEN, OFFICE_AC, bc_headers, user_headers, wait_until
 
 
 def fault(http: httpx.Client, **rule: object) -> dict:
@@ -131,17 +132,21 @@ def test_probability_zero_never_fires_and_rules_can_be_removed(http: httpx.Clien
 
 
 @pytest.mark.parametrize(
-    "rule",
+    ("rule", "named"),
     [
-        {"effect": {"error": "7777"}},
-        {"effect": {"status": 500, "delay": 1}},
-        {"effect": {"teleport": True}},
-        {"target": "callback", "effect": {"truncate": True}},
+        ({"effect": {"error": "7777"}}, "'7777' is not a documented code of bc or thinq"),
+        ({"effect": {"status": 500, "delay": 1}}, "body.effect: {"),
+        ({"effect": {"teleport": True}}, "effect must have exactly one of"),
+        ({"target": "callback", "effect": {"truncate": True}}, "for a callback rule"),
     ],
 )
-def test_bad_rules_are_refused(http: httpx.Client, rule: dict) -> None:
+def test_bad_rules_are_refused(http: httpx.Client, rule: dict, named: str) -> None:
+    before = http.get("/_sandbox/faults").json()["items"]
     answer = http.post("/_sandbox/faults", json=rule)
     assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "INVALID_BODY" and named in error["message"], error
+    assert http.get("/_sandbox/faults").json()["items"] == before  # nothing half added
 
 
 @pytest.mark.parametrize(
@@ -183,9 +188,16 @@ def test_callback_drop_and_duplicate(http: httpx.Client, receiver: CallbackRecei
     request_id = call_async(http, "POST", "profile-async")
     owned = len(kr_devices(http))
     bodies = receiver.wait_for(owned - 1, lambda b: b.get("requestId") == request_id)
-    time.sleep(0.3)
+
+    # The dropped delivery is settled (failed) once the engine has dealt with it: only
+    # then can the receiver's silence about it mean anything.
+    def failed_for_the_ac() -> dict[str, Any] | None:
+        params = {"deviceId": KR_AC, "status": "failed"}
+        answer = http.get("/_sandbox/callbacks", params=params).json()
+        return answer if answer["items"] else None
+
+    dropped = wait_until(failed_for_the_ac, what="the dropped delivery recorded as failed")
     assert KR_AC not in {b["response"]["deviceId"] for b in receiver.bodies()}
-    dropped = http.get("/_sandbox/callbacks", params={"deviceId": KR_AC, "status": "failed"}).json()
     assert dropped["items"][0]["attempts"][0]["outcome"].startswith("dropped by fault rule")
     assert len(bodies) == owned - 1
     receiver.clear()

@@ -6,6 +6,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import yaml
 from contract_tests import pytest_plugin
 from contract_tests.sandbox import Sandbox, SandboxReceiver
 from lgspecs.data import default_scenario
+from tests.support import KR_FRIDGE
 
 pytest_plugins = ["pytester"]
 
@@ -148,6 +150,21 @@ def test_callback_receiver_gives_the_urls_back(lg_sandbox: Sandbox) -> None:
     # The default scenario names no receiver: each gets the sandbox's inbox back.
     assert [s["callbackUrl"] for s in state["services"]] == [None]
     assert [p["callbackUrl"] for p in state["partners"]] == [None, None]
+
+
+def test_thinq_connect_mqtt_is_lgs_client_connected_to_the_sandbox(
+    sandbox: Sandbox, thinq_connect_mqtt: Any
+) -> None:
+    client = thinq_connect_mqtt
+    assert client.sdk_client.is_connected
+    assert client.sdk_client.topic_subscription == f"app/clients/{client.client_id}/push"
+    client.call(client.api.async_post_push_subscribe, KR_FRIDGE)
+    answer = httpx.post(
+        f"{sandbox.control_url}/devices/{KR_FRIDGE}/push", json={"code": "DOOR_IS_OPEN"}
+    )
+    assert answer.status_code == 200, answer.text
+    message = client.wait_for(lambda m: m.get("pushType") == "DEVICE_PUSH")
+    assert (message["deviceId"], message["pushCode"]) == (KR_FRIDGE, "DOOR_IS_OPEN")
 
 
 def test_fixture_names_leave_the_projects_own_alone() -> None:

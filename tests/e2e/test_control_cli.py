@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from contract_tests.receiver import CallbackReceiver
+from tests.api.test_delivery import load_with_delivery
+from tests.api.test_thinq_async import call_async
 from tests.support import OFFICE_AC, bc_headers, lgmock_command, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
@@ -82,3 +86,53 @@ def test_unreachable_sandbox_exits_2() -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "cannot reach the sandbox" in result.stderr
+
+
+@pytest.mark.slow
+def test_redeliver_to_a_new_url_says_how_it_ended(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+
+    def lgmock(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*lgmock_command(), *args, "--url", server.base_url]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            nowhere = CallbackReceiver().url  # nobody listens: every attempt fails
+            load_with_delivery(http, nowhere, attempts=2, backoffInitial=0.01)
+            request_id = call_async(http, "POST", "status-async")
+            deadline = time.monotonic() + 10
+            failed: list = []
+            while len(failed) < 3:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+                page = http.get("/_sandbox/callbacks", params={"requestId": request_id})
+                failed = [d for d in page.json()["items"] if d["status"] == "failed"]
+            first, second, third = (d["id"] for d in failed[:3])
+            with CallbackReceiver() as receiver:
+                done = lgmock("redeliver", first, "--to", f"{receiver.url}/new")
+                assert done.returncode == 0, done.stderr
+                assert done.stdout.strip() == f"{first} to {receiver.url}/new: delivered (HTTP 200)"
+                [arrived] = receiver.received
+                assert arrived.path == "/new" and arrived.body == failed[0]["body"]
+                kept = http.get(f"/_sandbox/callbacks/{first}").json()
+                assert kept["url"] == f"{receiver.url}/new" and kept["status"] == "delivered"
+
+                gone = lgmock("redeliver", second, "--to", nowhere, "--wait", "10")
+                assert gone.returncode == 1, gone.stdout + gone.stderr
+                assert "failed after 1 attempt, last: connect error" in gone.stdout
+
+                receiver.behaviour.delay = 6.0  # answers long after --wait has run out
+                waiting = lgmock("redeliver", third, "--to", receiver.url, "--wait", "0.5")
+                assert waiting.returncode == 3, waiting.stdout + waiting.stderr
+                assert "still retrying after 0.5 s" in waiting.stdout
+                # Still pending (its attempt waits for the answer): not sent elsewhere.
+                again = {"url": nowhere}
+                refused = http.post(f"/_sandbox/callbacks/{third}/redeliver", json=again)
+                assert refused.status_code == 400, refused.text
+                assert "still being delivered" in refused.json()["error"]["message"]
+                receiver.behaviour.delay = 0.0
+            missing = http.get("/_sandbox/callbacks/cb-404")
+            assert missing.status_code == 404 and "cb-404" in missing.json()["error"]["message"]
+    finally:
+        stop_server(server)

@@ -17,7 +17,7 @@ from contract_tests.receiver import CallbackReceiver
 from tests.api.test_thinq_async import call_async
 from tests.support import KR_FRIDGE, KR_USER, RunningServer, start_server, stop_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def kill9_and_restart(server: RunningServer, tmp_path: Path, state_file: Path) -> RunningServer:

@@ -1,7 +1,7 @@
 """A DR event over a whole fleet, and its data zip, on a real `lgmock serve`, over HTTP.
 
 The fleet (2,400 devices, 300 air conditioners) is bigger than what the sandbox does
-before a DR answer (dr_windows.OPEN_INLINE_MEMBERS, dr.ZIP_INLINE_DEVICES: 1,000 each),
+before a DR answer (dr.windows.OPEN_INLINE_MEMBERS, dr.backend.ZIP_INLINE_DEVICES: 1,000 each),
 so the window opens in parts after the event's answer and the zip is made after its
 own: the file answers "not ready" (4306) until it is made, then holds every device.
 With a state file both are done before the answer and survive a `kill -9`.
@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from mockserver import generator
-from mockserver.backends.dr import ZIP_INLINE_DEVICES
-from mockserver.backends.dr_windows import OPEN_INLINE_MEMBERS
+from mockserver.backends.dr.backend import ZIP_INLINE_DEVICES
+from mockserver.backends.dr.windows import OPEN_INLINE_MEMBERS
 from tests.support import RunningServer, bc_headers, fleet_dr_event, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

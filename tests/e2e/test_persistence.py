@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ from tests.support import (
     start_server,
     stop_server,
     user_headers,
+    wait_until,
 )
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +185,8 @@ def test_kill9_right_after_acknowledged_changes_loses_none(tmp_path: Path) -> No
             )
             assert state.status_code == 200, state.text
             power = {"operation": {"airConOperationMode": "POWER_ON"}}
-            assert http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, json=power)
+            answer = http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, json=power)
+            assert answer.status_code == 200, answer.text
             control = {"temperature": {"targetTemperature": target}}
             answer = http.post(f"/bc/v1/devices/{OFFICE_AC}", headers=headers, json=control)
             assert answer.status_code == 200, answer.text
@@ -276,8 +279,14 @@ def test_kill9_with_pending_deliveries_delivers_them_after_restart(tmp_path: Pat
             assert http.post("/_sandbox/scenario", json=state).status_code == 200
             request_id = call_async(http, "POST", "profile-async")
             devices = len([d for d in state["devices"] if d.get("owner") == KR_USER])
-            time.sleep(0.6)  # a few failed attempts each
-            pending = http.get("/_sandbox/callbacks", params={"requestId": request_id}).json()
+
+            def tried_twice() -> dict[str, Any] | None:  # a few failed attempts each
+                answer = http.get("/_sandbox/callbacks", params={"requestId": request_id})
+                items = answer.json()["items"]
+                done = len(items) == devices and all(len(d["attempts"]) >= 2 for d in items)
+                return answer.json() if done else None
+
+            pending = wait_until(tried_twice, what="every delivery tried twice")
             assert pending["total"] == devices
             tried = {d["id"]: len(d["attempts"]) for d in pending["items"]}
             assert all(d["status"] == "pending" for d in pending["items"]) and min(tried.values())

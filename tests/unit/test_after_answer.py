@@ -6,12 +6,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from mockserver.after_answer import AfterAnswer, InThread, Parts
 from mockserver.runtime import Runtime
+
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)`` in a thread of its own: a loop another test left running in
+    this thread (Playwright's sync API does) must not decide whether this test runs."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def counting(log: list[str], parts: int) -> Parts:
@@ -35,7 +47,7 @@ def test_parts_run_after_the_answer_one_per_turn_of_the_loop() -> None:
             await asyncio.sleep(0)
         return log
 
-    log = asyncio.run(scenario())
+    log = run(scenario())
     assert log[0] == "answered"
     parts = [entry for entry in log if entry.startswith("part")]
     assert parts == ["part 0", "part 1", "part 2"]
@@ -74,7 +86,7 @@ def test_a_thread_step_runs_in_a_thread_and_its_result_comes_back() -> None:
             await asyncio.sleep(0.001)
         return got
 
-    assert asyncio.run(scenario()) == [(True, 42)]
+    assert run(scenario()) == [(True, 42)]
 
 
 def test_a_failing_part_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -92,7 +104,7 @@ def test_a_failing_part_is_logged_and_the_loop_goes_on(caplog: pytest.LogCapture
         return log
 
     with caplog.at_level(logging.ERROR, logger="lgmock"):
-        log = asyncio.run(scenario())
+        log = run(scenario())
     assert log == ["part 0", "part 1", "closed"]
     failures = [r for r in caplog.records if r.getMessage() == "DR window opening stopped"]
     assert len(failures) == 1 and failures[0].exc_info is not None
@@ -111,7 +123,7 @@ def test_stop_all_cancels_the_work_under_way_and_closes_its_generator() -> None:
             await asyncio.sleep(0)
         return log
 
-    log = asyncio.run(scenario())
+    log = run(scenario())
     assert log[-1] == "closed"
     assert 1 <= len(log) - 1 < 10  # stopped after a part or two, not run to the end
 
@@ -131,7 +143,7 @@ def test_replacing_the_sandbox_stops_what_the_old_one_had_under_way(replace: str
             await asyncio.sleep(0)
         return log
 
-    log = asyncio.run(scenario())
+    log = run(scenario())
     assert log[-1] == "closed" and len(log) < 10
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from mockserver import scenario
-from mockserver.backends import dr_checks, dr_signals
-from mockserver.backends.dr_model import TemperatureBounds
+from mockserver.backends.dr import checks as dr_checks
+from mockserver.backends.dr import signals as dr_signals
+from mockserver.backends.dr.model import TemperatureBounds
 from mockserver.backends.sandbox import Sandbox
 from mockserver.errors import ApiError, Err
 

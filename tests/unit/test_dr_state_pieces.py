@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from mockserver import generator, persistence, scenario
-from mockserver.backends import dr_checks as checks
-from mockserver.backends.dr_pieces import CONTROL, EVENT, SERIES
+from mockserver.backends.dr import checks
+from mockserver.backends.dr.pieces import CONTROL, EVENT, SERIES
 from mockserver.runtime import Runtime
 from tests.support import fleet_dr_event
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mockserver import scenario
-from mockserver.backends.dr_checks import parse_group
+from mockserver.backends.dr.checks import parse_group
 from mockserver.runtime import Runtime
 
 PARTNER = "fleet-partner"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mockserver import journal_file
-from mockserver.backends import dr_pieces
+from mockserver.backends.dr import pieces as dr_pieces
 from mockserver.journal import JournalEntry
 from mockserver.persistence import (
     FAMILY_ROW_VERSION,

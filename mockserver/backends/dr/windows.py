@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mockserver.backends import dr_signals as signals
 from mockserver.backends.devices import (
     Device,
     DeviceChange,
@@ -26,7 +25,8 @@ from mockserver.backends.devices import (
     DeviceUpdate,
     Fleet,
 )
-from mockserver.backends.dr_model import (
+from mockserver.backends.dr import signals
+from mockserver.backends.dr.model import (
     ACTIVE,
     DEVICE,
     FINISHED,
@@ -41,7 +41,7 @@ from mockserver.backends.dr_model import (
     Target,
     Touched,
 )
-from mockserver.backends.dr_pieces import PieceLog
+from mockserver.backends.dr.pieces import PieceLog
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError
 from mockserver.profiles.values import same_value

@@ -8,9 +8,10 @@ signal puts the values back when the window closes. What the devices did is reco
 event and device, and a data zip is made from those records.
 
 This module holds the state and the rules of the 14 operations; handlers translate.
-``dr_checks`` reads bodies, ``dr_windows`` runs events over the devices, ``dr_signals``
-knows what a signal does to one device, ``dr_zip`` makes and signs the data files and
-``dr_model`` has the objects. The semantics are in docs/spec-notes.md, "DR behaviour".
+``checks`` reads bodies, ``windows`` runs events over the devices, ``signals`` knows
+what a signal does to one device, ``zip`` makes and signs the data files, ``pieces``
+splits the family for the state file and ``model`` has the objects. The semantics are
+in docs/spec-notes.md, "DR behaviour".
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from mockserver.after_answer import InThread, Parts
-from mockserver.backends import dr_checks as checks
 from mockserver.backends.accounts import Accounts
 from mockserver.backends.devices import Device, DeviceStore
-from mockserver.backends.dr_model import (
+from mockserver.backends.dr import checks
+from mockserver.backends.dr.model import (
     ACTIVE,
     DEVICE,
     FINISHED,
@@ -48,9 +49,9 @@ from mockserver.backends.dr_model import (
     Target,
     Touched,
 )
-from mockserver.backends.dr_pieces import CONTROL, EVENT, FILE, HEAD, Key, Piece, PieceLog, split
-from mockserver.backends.dr_windows import EventWindows, new_series
-from mockserver.backends.dr_zip import Presigner, ZipJob, file_name
+from mockserver.backends.dr.pieces import CONTROL, EVENT, FILE, HEAD, Key, Piece, PieceLog, split
+from mockserver.backends.dr.windows import EventWindows, new_series
+from mockserver.backends.dr.zip import Presigner, ZipJob, file_name
 from mockserver.clock import SandboxClock
 from mockserver.errors import ApiError, Err
 
@@ -110,6 +111,8 @@ class DrBackend:
         self.users: dict[str, DrUser] = {}
         self.events: dict[str, DrEvent] = {}
         self.files: dict[str, DataFile] = {}
+        # The zips still being made, by file name (a fleet's, left for after the answer).
+        self._zipping: dict[str, ZipJob] = {}
         self._auth_codes: set[str] = set()  # of enrolled users
         self._partner_users: set[tuple[str, str | None]] = set()
         self.presigner = Presigner(PROCESS_FILE_SECRET)
@@ -471,27 +474,38 @@ class DrBackend:
             created + ZIP_READY_MS,
             created + ZIP_READY_MS + ZIP_KEPT_MS,
             None,
-            job,
         )
-        if not later or len(job) <= ZIP_INLINE_DEVICES:
-            data.built()
         self.files[name] = data
+        self._zipping[name] = job
+        if not later or len(job) <= ZIP_INLINE_DEVICES:
+            self._finish_now(data)
         self.pieces.file(name)
         return data
 
     def zip_parts(self, data: DataFile) -> Parts:
         """What a data file left for later (``create_file(..., later=True)``): its rows a
         part at a time on the loop, then the CSVs and deflate in a thread."""
-        job = data.job
-        assert job is not None, "a data file left for later has its job"
+        job = self._zipping.get(data.file_name)
+        if job is None:
+            return  # made meanwhile (an export finishes every zip)
         yield from job.take_rows()
         self.finish_file(data, (yield InThread(job.compress)))
 
     def finish_file(self, data: DataFile, content: bytes) -> None:
         """A job's zip is made: the file is ready once its ZIP_READY_MS has passed too."""
+        self._zipping.pop(data.file_name, None)
         if data.content is None:  # an export may have made it meanwhile (same bytes)
             data.content = content
             self.pieces.file(data.file_name)
+
+    def _finish_now(self, data: DataFile) -> DataFile:
+        """``data`` with its content, its zip made here and now if its job had not."""
+        job = self._zipping.get(data.file_name)
+        if data.content is None and job is not None:
+            for _ in job.take_rows():
+                pass
+            self.finish_file(data, job.compress())
+        return data
 
     def _file_series(self, event: DrEvent, keys: set[str] | None) -> dict[str, Series]:
         """Recorded series of the devices the targets reached, and those they reach now."""
@@ -524,7 +538,8 @@ class DrBackend:
         if data.content is None:
             raise ApiError(
                 Err.DR_ZIP_FILE_NOT_FOUND,
-                f"{filename} is not ready yet: its {len(data.job or ())} devices' data is "
+                f"{filename} is not ready yet: its {len(self._zipping.get(filename) or ())} "
+                "devices' data is "
                 "still being zipped",
                 field="filename",
             )
@@ -662,7 +677,7 @@ class DrBackend:
         return {
             **self._head(),
             "events": [event.to_scenario() for event in self.events.values()],
-            "files": [data.to_scenario() for data in self.files.values()],
+            "files": [self._finish_now(data).to_scenario() for data in self.files.values()],
         }
 
     # ------------------------------------------------------------------ state file
@@ -699,7 +714,7 @@ class DrBackend:
             return self._head()
         if kind == FILE:
             data = self.files.get(item)
-            return None if data is None else data.to_scenario()
+            return None if data is None else self._finish_now(data).to_scenario()
         event = self.events.get(event_id)
         if event is None:
             return None

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.backends.dr_model import (
+from mockserver.backends.dr.model import (
     CONTROL_TYPES,
     EMPTY,
     OPT_IN,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mockserver.backends.devices import Device
-from mockserver.backends.dr_model import (
+from mockserver.backends.dr.model import (
     TEMPERATURE,
     TWO_SET_TEMPERATURE,
     Signal,

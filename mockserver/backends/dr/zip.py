@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from mockserver.backends.dr_model import DrEvent, Series, Target
+from mockserver.backends.dr.model import DrEvent, Series, Target
 
 ROW_COLUMNS = (
     "timestamp",

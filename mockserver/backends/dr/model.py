@@ -9,7 +9,6 @@ plus what the sandbox tracked since, so a client can paste a body into a scenari
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,9 +16,6 @@ GROUP = "GROUP"
 USER = "USER"
 DEVICE = "DEVICE"
 TARGET_TYPES = (GROUP, USER, DEVICE)
-# A device's most specific target decides its opt: a DEVICE target overrides the USER
-# target of its owner, which overrides the owner's GROUP target.
-SPECIFICITY = {GROUP: 0, USER: 1, DEVICE: 2}
 
 OPT_IN = "IN"
 OPT_OUT = "OUT"
@@ -357,19 +353,13 @@ class DrEvent:
         }
 
 
-class ZipMaking(Protocol):
-    """A data zip still being made (``dr_zip.ZipJob``), as a data file sees it."""
-
-    def __len__(self) -> int: ...
-
-    def take_rows(self, part: int = 500) -> Iterator[None]: ...
-
-    def compress(self) -> bytes: ...
-
-
 @dataclass
 class DataFile:
-    """A data zip made by createDrDataZipFile: ready a moment later, kept for a while."""
+    """A data zip made by createDrDataZipFile: ready a moment later, kept for a while.
+
+    ``content`` is None while the zip is still being made (a fleet's zip): the job that
+    makes it is the backend's (``DrBackend.zip_parts``), not the file's.
+    """
 
     file_name: str
     partner_id: str
@@ -377,19 +367,10 @@ class DataFile:
     created_ms: int
     ready_ms: int
     expires_ms: int
-    content: bytes | None  # None while its job is still making it (a fleet's zip)
-    job: ZipMaking | None = field(default=None, repr=False, compare=False)
-
-    def built(self) -> bytes:
-        """The bytes, made here and now if the job has not finished them (an export)."""
-        if self.content is None:
-            assert self.job is not None, "a data file has its content or its job"
-            for _ in self.job.take_rows():
-                pass
-            self.content = self.job.compress()
-        return self.content
+    content: bytes | None  # None while the backend's job is still making it
 
     def to_scenario(self) -> dict[str, Any]:
+        assert self.content is not None, "the backend finishes a data file before its export"
         return {
             "fileName": self.file_name,
             "partnerId": self.partner_id,
@@ -397,5 +378,5 @@ class DataFile:
             "createdTs": self.created_ms,
             "readyTs": self.ready_ms,
             "expiresTs": self.expires_ms,
-            "content": base64.b64encode(self.built()).decode("ascii"),
+            "content": base64.b64encode(self.content).decode("ascii"),
         }
