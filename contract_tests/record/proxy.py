@@ -248,7 +248,9 @@ class Recorder:
         )
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, options.host, options.port)
+        # Requests still open at the stop get a few seconds, not aiohttp's minute: the
+        # files are what the user is waiting for.
+        site = web.TCPSite(runner, options.host, options.port, shutdown_timeout=5.0)
         await site.start()
         port = runner.addresses[0][1]
         self.base_url = f"http://{options.host}:{port}"

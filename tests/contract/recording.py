@@ -49,6 +49,18 @@ class RecordingProxy:
         return json.loads(self.drift.read_text(encoding="utf-8"))
 
 
+_started: list[RecordingProxy] = []
+
+
+def stop_leftover_recorders() -> None:
+    """Kill every proxy a test started and did not stop (it failed before ``stop``)."""
+    while _started:
+        proxy = _started.pop()
+        if proxy.process.poll() is None:
+            proxy.process.kill()
+            proxy.process.wait(timeout=10)
+
+
 def start_recording(
     tmp: Path, upstream: str, *args: str, wait: float = 30.0, name: str = "recorded"
 ) -> RecordingProxy:
@@ -82,6 +94,7 @@ def start_recording(
         found = re.search(r"lgmock record: (http://127\.0\.0\.1:\d+) ->", log_path.read_text())
         if found and "point the client" in log_path.read_text():
             proxy = RecordingProxy(process, found.group(1), log_path, out, drift)
+            _started.append(proxy)
             if "--callbacks-via" not in args or "callbacks:" in proxy.log():
                 return proxy
         time.sleep(0.1)

@@ -19,7 +19,13 @@ import pytest
 
 from contract_tests.contracts import new_message_id
 from contract_tests.receiver import CallbackReceiver
-from tests.contract.recording import Client, rewriting_relay, scenario_of, start_recording
+from tests.contract.recording import (
+    Client,
+    rewriting_relay,
+    scenario_of,
+    start_recording,
+    stop_leftover_recorders,
+)
 from tests.contract.support import serving
 from tests.doc_blocks import run_doc_block
 from tests.support import (
@@ -33,6 +39,13 @@ from tests.support import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def no_recorder_left() -> Iterator[None]:
+    yield
+    stop_leftover_recorders()
+
 
 KR_PAT = "thinqpat_kr2024000000001_sandbox_pat_0001"  # the default scenario's
 TYPES = "air_conditioner,washer,refrigerator,air_purifier"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.contract.recording import (
     rewriting_relay,
     scenario_of,
     start_recording,
+    stop_leftover_recorders,
 )
 from tests.contract.support import serving
 from tests.support import (
@@ -37,6 +39,13 @@ from tests.support import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def no_recorder_left() -> Iterator[None]:
+    yield
+    stop_leftover_recorders()
+
 
 PARTNER = {"apiKey": PARTNER_KEY, "apiSecret": PARTNER_SECRET}
 SERVICE = {"serviceId": "acme-thinq-service", "serviceKey": "acme-thinq-service-key"}
